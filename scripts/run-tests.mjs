@@ -52,7 +52,9 @@ function run(cmd, ...argv) {
 
 /** Spawn, forward termination signals, resolve with a shell-style exit code. */
 function spawnForwarding(cmd, argv, env) {
-  const child = spawn(cmd, argv, { stdio: 'inherit', env });
+  // cwd = repo root: ava takes its config from the package.json nearest to
+  // cwd, and __test__/package.json would otherwise win when run from there.
+  const child = spawn(cmd, argv, { stdio: 'inherit', env, cwd: REPO });
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   const handlers = signals.map((sig) => {
     // ava's interrupt handler is idempotent, so a terminal ^C reaching it
@@ -167,7 +169,8 @@ async function inner(tmp) {
     if (fs.existsSync(f) && fs.readFileSync(f, 'utf8').trim() !== '0') fs.writeFileSync(f, '0');
   }
   for (const a of zone.LO_V4) run(ip, 'addr', 'add', `${a}/32`, 'dev', 'lo');
-  // nodad: otherwise the address is "tentative" for ~1s and bind() fails.
+  // nodad: never "tentative" (bind() would fail with EADDRNOTAVAIL during
+  // DAD); lo normally skips DAD anyway, this makes it explicit.
   for (const a of zone.LO_V6) run(ip, '-6', 'addr', 'add', `${a}/128`, 'dev', 'lo', 'nodad');
 
   const controlPath = path.join(tmp, 'dns-control.sock');

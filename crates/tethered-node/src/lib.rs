@@ -1,1 +1,11 @@
+//! tethered-node: the Node-API binding of tethered-core. Type conversion, error codes and the
+//! process-wide state (the global policy and the IP -> hostname cache) that every worker thread
+//! shares, because the `.node` library is loaded once per process.
 
+mod decide;
+mod policy;
+mod state;
+
+pub use decide::*;
+pub use policy::*;
+pub use state::*;

@@ -1,0 +1,99 @@
+//! Compiled allow lists handed to JS as opaque handles.
+
+use napi::{Error, Result};
+use napi_derive::napi;
+use std::sync::Arc;
+use tethered_core::{Policy, RuleErrorKind};
+
+/// A compiled allow list. It has no JS constructor: only `compilePolicy` makes one, and with
+/// napi8 type tags a look-alike JS object is refused where a `CompiledPolicy` is expected.
+#[napi]
+pub struct CompiledPolicy {
+    pub(crate) inner: Arc<Policy>,
+}
+
+/// The first malformed rule of a list, for the JS error.
+#[napi(object)]
+pub struct RuleProblem {
+    pub index: u32,
+    /// `empty`, `url`, `port-range`, `matches-all` or `malformed`.
+    pub kind: String,
+    pub message: String,
+}
+
+fn kind_name(kind: RuleErrorKind) -> &'static str {
+    match kind {
+        RuleErrorKind::Empty => "empty",
+        RuleErrorKind::Url => "url",
+        RuleErrorKind::PortOutOfRange => "port-range",
+        RuleErrorKind::MatchesAll => "matches-all",
+        RuleErrorKind::Malformed => "malformed",
+    }
+}
+
+/// Port as passed from JS: -1 means "no port" (a DNS lookup).
+pub(crate) fn port_arg(port: i32) -> Option<u16> {
+    u16::try_from(port).ok()
+}
+
+/// Compiles `rules`; on a malformed rule returns its description instead of a policy.
+#[napi(catch_unwind)]
+pub fn compile_policy(
+    rules: Vec<String>,
+    allow_localhost: bool,
+) -> napi::Either<CompiledPolicy, RuleProblem> {
+    match Policy::new(&rules, allow_localhost) {
+        Ok(policy) => napi::Either::A(CompiledPolicy { inner: Arc::new(policy) }),
+        Err((index, e)) => napi::Either::B(RuleProblem {
+            index: index as u32,
+            kind: kind_name(e.kind).to_string(),
+            message: e.message,
+        }),
+    }
+}
+
+#[napi]
+impl CompiledPolicy {
+    /// The dry-run decision: `port` -1 for a lookup, `resolved_from` the name `host` (an IP)
+    /// was resolved from. Returns 1 (allowed), 0 (blocked) or -1 when `resolved_from` is given
+    /// for a host that is not an IP address. One call, nothing allocated for ordinary hosts.
+    #[napi(catch_unwind)]
+    pub fn allows(&self, host: String, port: i32, resolved_from: Option<String>) -> i32 {
+        let port = port_arg(port);
+        let allowed = match resolved_from {
+            Some(_) if tethered_core::parse_ip(&host).is_none() => return -1,
+            Some(from) => self.inner.allows_resolved(&host, port, &from),
+            None => self.inner.allows(&host, port),
+        };
+        i32::from(allowed)
+    }
+
+    #[napi(getter)]
+    pub fn rule_count(&self) -> u32 {
+        self.inner.rule_count() as u32
+    }
+}
+
+/// The version of the native library, checked by the loader against the JS package.
+#[napi]
+pub fn native_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// Upstream's host normalization, exposed for tests and for the self-hostname exemption.
+#[napi(catch_unwind)]
+pub fn normalize_host(host: String) -> String {
+    tethered_core::normalize_host(&host).into_owned()
+}
+
+/// True when `host` is an IP address literal for Python's `ipaddress` (zone ids accepted).
+#[napi(catch_unwind)]
+pub fn is_ip(host: String) -> bool {
+    tethered_core::parse_ip(&host).is_some()
+}
+
+pub(crate) fn poisoned() -> Error {
+    Error::new(napi::Status::GenericFailure, "tethered: internal state lock poisoned".to_string())
+}
+
+pub(crate) type NapiResult<T> = Result<T>;

@@ -1,0 +1,68 @@
+//! Process-wide enforcement state, shared by the main thread and every worker thread.
+
+use napi_derive::napi;
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
+use tethered_core::{IpHostCache, Policy};
+
+use crate::policy::{CompiledPolicy, NapiResult, poisoned};
+
+/// The policy set by `activate()`, with the options the decision itself needs.
+pub(crate) struct Global {
+    pub policy: Arc<Policy>,
+    /// Normalized `os.hostname()`: lookups of it are exempt (BEHAVIOUR.md §6.4); empty = none.
+    pub local_hostname: String,
+}
+
+pub(crate) static GLOBAL: RwLock<Option<Arc<Global>>> = RwLock::new(None);
+pub(crate) static CACHE: LazyLock<Mutex<IpHostCache>> = LazyLock::new(Default::default);
+
+pub(crate) fn current_global() -> NapiResult<Option<Arc<Global>>> {
+    Ok(GLOBAL.read().map_err(|_| poisoned())?.clone())
+}
+
+/// Installs (or with `None`, removes) the global policy; the IP cache is cleared with it.
+#[napi(catch_unwind)]
+pub fn set_global_policy(policy: Option<&CompiledPolicy>, local_hostname: String) -> NapiResult<()> {
+    let next = policy.map(|p| {
+        Arc::new(Global {
+            policy: p.inner.clone(),
+            local_hostname: tethered_core::normalize_host(&local_hostname).into_owned(),
+        })
+    });
+    let mut global = GLOBAL.write().map_err(|_| poisoned())?;
+    let mut cache = CACHE.lock().map_err(|_| poisoned())?;
+    *global = next;
+    cache.clear();
+    Ok(())
+}
+
+/// True while a global policy is active (in any thread of the process).
+#[napi(catch_unwind)]
+pub fn has_global_policy() -> NapiResult<bool> {
+    Ok(current_global()?.is_some())
+}
+
+/// Records that `hostname` resolved to `addresses`, so connects to them are judged by the name.
+#[napi(catch_unwind)]
+pub fn record_resolution(hostname: String, addresses: Vec<String>) -> NapiResult<()> {
+    let host = tethered_core::normalize_host(&hostname);
+    let mut cache = CACHE.lock().map_err(|_| poisoned())?;
+    for ip in &addresses {
+        cache.insert(ip, &host);
+    }
+    Ok(())
+}
+
+/// The hostname an IP was resolved from, if the cache knows it.
+#[napi(catch_unwind)]
+pub fn resolved_from(ip: String) -> NapiResult<Option<String>> {
+    let mut cache = CACHE.lock().map_err(|_| poisoned())?;
+    Ok(cache.lookup(&ip).map(str::to_string))
+}
+
+/// Empties the IP -> hostname cache.
+#[napi(catch_unwind)]
+pub fn clear_resolutions() -> NapiResult<()> {
+    CACHE.lock().map_err(|_| poisoned())?.clear();
+    Ok(())
+}

@@ -1,0 +1,45 @@
+// Builds the native module (release) and the TypeScript. With --if-needed, skips each part
+// whose outputs are newer than its sources, so `npm test` and `npm run demo` work on a fresh
+// clone without a separate build step and stay fast afterwards.
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const ifNeeded = process.argv.includes('--if-needed')
+
+function newestMtime(paths) {
+  let newest = 0
+  const visit = (p) => {
+    if (!existsSync(p)) return
+    const st = statSync(p)
+    if (st.isDirectory()) {
+      for (const entry of readdirSync(p)) if (entry !== 'target' && entry !== 'node_modules') visit(join(p, entry))
+    } else newest = Math.max(newest, st.mtimeMs)
+  }
+  paths.forEach((p) => visit(join(root, p)))
+  return newest
+}
+
+function outdated(outputs, sources) {
+  if (!ifNeeded) return true
+  const outs = outputs.map((o) => join(root, o))
+  if (!outs.every((o) => existsSync(o))) return true
+  const oldestOutput = Math.min(...outs.map((o) => statSync(o).mtimeMs))
+  return newestMtime(sources) > oldestOutput
+}
+
+function run(cmd, args) {
+  console.error(`> ${cmd} ${args.join(' ')}`)
+  execFileSync(cmd, args, { cwd: root, stdio: 'inherit' })
+}
+
+const napiCli = join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
+const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`
+if (outdated([`tethered.${triple}.node`], ['crates', 'Cargo.toml', 'Cargo.lock'])) {
+  run(process.execPath, [napiCli, 'build', '--platform', '--release', '-p', 'tethered-node', '-o', '.', '--no-js', '--dts', 'target/binding.d.ts'])
+}
+if (outdated(['dist/index.js', 'dist/index.mjs'], ['src', 'tsconfig.json'])) {
+  run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'])
+}

@@ -1,0 +1,3 @@
+// tethered: runtime network egress control for Node.js.
+export { Policy, type PolicyOptions } from './policy'
+export { InvalidRuleError } from './errors'

@@ -1,0 +1,98 @@
+// The only module that loads the native library. It picks the binary for this platform from
+// a fixed list and nothing else: unlike napi-rs' generated loader it reads no environment
+// variable, so the environment cannot swap tethered's native code. If no binary loads, the
+// import fails with a message naming the platform and the package to install (fail closed).
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+
+/** Shape of the Node-API module built from crates/tethered-node. */
+export interface CompiledPolicy {
+  allows(host: string, port: number, resolvedFrom?: string | null): number
+  readonly ruleCount: number
+}
+export interface ScopeChain {
+  push(policy: CompiledPolicy): ScopeChain
+  readonly depth: number
+}
+export interface RuleProblem {
+  index: number
+  kind: 'empty' | 'url' | 'port-range' | 'matches-all' | 'malformed'
+  message: string
+}
+export interface NativeBinding {
+  nativeVersion(): string
+  compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
+  normalizeHost(host: string): string
+  isIp(host: string): boolean
+  setGlobalPolicy(policy: CompiledPolicy | null, localHostname: string): void
+  hasGlobalPolicy(): boolean
+  recordResolution(hostname: string, addresses: string[]): void
+  resolvedFrom(ip: string): string | null
+  clearResolutions(): void
+  scopeChain(policy: CompiledPolicy): ScopeChain
+  checkEgress(host: string, port: number, scopes: ScopeChain | null | undefined): number
+}
+
+const packageRoot = join(__dirname, '..')
+const requireHere = createRequire(__filename)
+
+function isMusl(): boolean {
+  try {
+    return readFileSync('/usr/bin/ldd', 'latin1').includes('musl')
+  } catch {
+    return false
+  }
+}
+
+/** Platform package suffixes to try, most likely first. */
+function platformTriples(): string[] {
+  const { platform, arch } = process
+  if (platform === 'linux') {
+    const libcs = isMusl() ? ['musl', 'gnu'] : ['gnu', 'musl']
+    return libcs.map((libc) => `linux-${arch}-${libc}`)
+  }
+  if (platform === 'darwin') return [`darwin-${arch}`]
+  if (platform === 'win32') return [`win32-${arch}-msvc`]
+  return []
+}
+
+function packageVersion(): string {
+  return JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version
+}
+
+function load(): NativeBinding {
+  const tried: string[] = []
+  const triples = platformTriples()
+  for (const triple of triples) {
+    // A development checkout has the binary at the package root (`npm run build`); a published
+    // package never does (see "files"), so installs always use the platform package.
+    for (const id of [join(packageRoot, `tethered.${triple}.node`), `tethered-${triple}`]) {
+      let binding: NativeBinding
+      try {
+        binding = requireHere(id) as NativeBinding
+      } catch (err) {
+        tried.push(`${id}: ${(err as Error).message.split('\n')[0]}`)
+        continue
+      }
+      const expected = packageVersion()
+      if (binding.nativeVersion() !== expected) {
+        throw new Error(
+          `tethered: the native library ${id} is version ${binding.nativeVersion()}, but the JS package is ${expected}. Reinstall tethered so both match.`,
+        )
+      }
+      return binding
+    }
+  }
+  const wanted = triples.length ? triples.map((t) => `tethered-${t}`).join(' or ') : '(none is published)'
+  const error = new Error(
+    `tethered: no native library for ${process.platform}-${process.arch}. ` +
+      `Install the platform package ${wanted} (npm installs it automatically as an optional dependency; ` +
+      `check that optional dependencies were not omitted). Network egress is NOT controlled.\n  tried:\n  ` +
+      tried.join('\n  '),
+  )
+  Object.assign(error, { code: 'ERR_TETHERED_NATIVE_MISSING' })
+  throw error
+}
+
+export const native: NativeBinding = load()
