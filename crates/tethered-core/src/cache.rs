@@ -20,7 +20,9 @@ impl Default for IpHostCache {
 impl IpHostCache {
     pub fn with_capacity(capacity: usize) -> Self {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
-        Self { entries: LruCache::new(capacity) }
+        Self {
+            entries: LruCache::new(capacity),
+        }
     }
 
     /// Maps `ip` to `host`, overwriting (refreshing) an existing entry and evicting the least
@@ -69,7 +71,11 @@ mod tests {
         cache.insert("192.0.2.3", "c.test");
         assert_eq!(cache.lookup("192.0.2.2"), None, "LRU entry evicted");
         cache.insert("192.0.2.1", "z.test");
-        assert_eq!(cache.lookup("192.0.2.1"), Some("z.test"), "refresh overwrites");
+        assert_eq!(
+            cache.lookup("192.0.2.1"),
+            Some("z.test"),
+            "refresh overwrites"
+        );
         assert_eq!(cache.len(), 2);
         cache.clear();
         assert!(cache.is_empty());

@@ -14,7 +14,10 @@ pub enum Token {
     /// `?` or `[!]`: exactly one character.
     AnyChar,
     /// `[seq]` / `[!seq]` after fnmatch's range clean-up; never empty.
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
     /// A set that can never match (`[z-a]`): the whole pattern is dead.
     Never,
 }
@@ -44,7 +47,10 @@ fn set_body(body: &[char]) -> Vec<SetChar> {
     let mut chunks: Vec<Vec<char>> = Vec::new();
     let mut start = 0;
     let mut k = if body.first() == Some(&'!') { 2 } else { 1 };
-    while let Some(pos) = body.get(k..).and_then(|rest| rest.iter().position(|&c| c == '-')) {
+    while let Some(pos) = body
+        .get(k..)
+        .and_then(|rest| rest.iter().position(|&c| c == '-'))
+    {
         let hyphen = k + pos;
         chunks.push(body[start..hyphen].to_vec());
         start = hyphen + 1;
@@ -89,7 +95,8 @@ fn parse_set(body: &[SetChar]) -> Vec<(char, char)> {
     let mut i = 0;
     while i < body.len() {
         let lo = body[i].0;
-        let is_range = body.get(i + 1).is_some_and(|&(c, esc)| c == '-' && !esc) && i + 2 < body.len();
+        let is_range =
+            body.get(i + 1).is_some_and(|&(c, esc)| c == '-' && !esc) && i + 2 < body.len();
         if is_range {
             ranges.push((lo, body[i + 2].0));
             i += 3;
@@ -143,7 +150,10 @@ impl Pattern {
                         if negated {
                             body.remove(0);
                         }
-                        tokens.push(Token::Class { negated, ranges: parse_set(&body) });
+                        tokens.push(Token::Class {
+                            negated,
+                            ranges: parse_set(&body),
+                        });
                     }
                 }
                 c => tokens.push(Token::Literal(c)),
@@ -209,7 +219,9 @@ mod tests {
     use super::*;
 
     fn m(pat: &str, name: &str) -> bool {
-        Pattern::parse(pat).map(|p| p.matches(name)).unwrap_or(false)
+        Pattern::parse(pat)
+            .map(|p| p.matches(name))
+            .unwrap_or(false)
     }
 
     #[test]
@@ -245,7 +257,10 @@ mod tests {
 
     #[test]
     fn unclosed_bracket_is_refused() {
-        assert_eq!(Pattern::parse("api[12.x"), Err(PatternError::UnclosedBracket));
+        assert_eq!(
+            Pattern::parse("api[12.x"),
+            Err(PatternError::UnclosedBracket)
+        );
         assert_eq!(Pattern::parse("[abc"), Err(PatternError::UnclosedBracket));
     }
 

@@ -255,28 +255,66 @@ mod tests {
     #[test]
     fn v6_follows_python() {
         for ok in [
-            "::", "::1", "2001:db8::1", "1:2:3:4:5:6:7:8", "1::", "::ffff:1.2.3.4",
-            "fe80::1%eth0", "1:2:3:4:5:6:1.2.3.4", "1::8", "::2:3:4:5:6:7:8", "1:2:3:4:5:6:7::",
+            "::",
+            "::1",
+            "2001:db8::1",
+            "1:2:3:4:5:6:7:8",
+            "1::",
+            "::ffff:1.2.3.4",
+            "fe80::1%eth0",
+            "1:2:3:4:5:6:1.2.3.4",
+            "1::8",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
             "2001:DB8::1",
         ] {
             assert!(parse_v6(ok).is_some(), "{ok} should parse");
         }
         for bad in [
-            ":", "1:2", "1::2::3", "1:2:3:4:5:6:7:8:9", ":1::2", "1::2:", "12345::", "::1%",
-            "::1%a%b", "1:2:3:4:5:6:7:8::", "::g", "1:2:3:4:5:6:7:1.2.3.4", ":::",
+            ":",
+            "1:2",
+            "1::2::3",
+            "1:2:3:4:5:6:7:8:9",
+            ":1::2",
+            "1::2:",
+            "12345::",
+            "::1%",
+            "::1%a%b",
+            "1:2:3:4:5:6:7:8::",
+            "::g",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            ":::",
         ] {
             assert!(parse_v6(bad).is_none(), "{bad} should not parse");
         }
-        assert_eq!(parse_v6("::ffff:1.2.3.4").map(|a| a.segments()[6]), Some(0x0102));
-        assert_eq!(parse_v6("1::8").map(|a| a.segments()), Some([1, 0, 0, 0, 0, 0, 0, 8]));
+        assert_eq!(
+            parse_v6("::ffff:1.2.3.4").map(|a| a.segments()[6]),
+            Some(0x0102)
+        );
+        assert_eq!(
+            parse_v6("1::8").map(|a| a.segments()),
+            Some([1, 0, 0, 0, 0, 0, 0, 8])
+        );
     }
 
     #[test]
     fn networks_follow_python() {
-        assert_eq!(parse_network("192.0.2.1/24").map(|n| n.to_string()), Some("192.0.2.0/24".into()));
-        assert_eq!(parse_network("10.0.0.0/255.0.0.0").map(|n| n.to_string()), Some("10.0.0.0/8".into()));
-        assert_eq!(parse_network("10.0.0.0/0.255.255.255").map(|n| n.to_string()), Some("10.0.0.0/8".into()));
-        assert_eq!(parse_network("2001:db8::1/32").map(|n| n.to_string()), Some("2001:db8::/32".into()));
+        assert_eq!(
+            parse_network("192.0.2.1/24").map(|n| n.to_string()),
+            Some("192.0.2.0/24".into())
+        );
+        assert_eq!(
+            parse_network("10.0.0.0/255.0.0.0").map(|n| n.to_string()),
+            Some("10.0.0.0/8".into())
+        );
+        assert_eq!(
+            parse_network("10.0.0.0/0.255.255.255").map(|n| n.to_string()),
+            Some("10.0.0.0/8".into())
+        );
+        assert_eq!(
+            parse_network("2001:db8::1/32").map(|n| n.to_string()),
+            Some("2001:db8::/32".into())
+        );
         assert!(parse_network("10.0.0.0/33").is_none());
         assert!(parse_network("10.0.0.0/").is_none());
         assert!(parse_network("10.0.0.0/8/8").is_none());

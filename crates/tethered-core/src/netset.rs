@@ -27,7 +27,7 @@ fn slot<K, V: Default>(levels: &mut Vec<(u8, HashMap<K, V>)>, len: u8) -> &mut H
         Some(pos) => pos,
         None => {
             levels.push((len, HashMap::new()));
-            levels.sort_by(|a, b| b.0.cmp(&a.0));
+            levels.sort_by_key(|level| std::cmp::Reverse(level.0));
             levels.iter().position(|(l, _)| *l == len).unwrap_or(0)
         }
     };
@@ -39,27 +39,35 @@ impl NetSet {
         match net {
             IpNet::V4(n) => {
                 let key = u32::from(n.network());
-                slot(&mut self.v4, n.prefix_len()).entry(key).or_default().add(port);
+                slot(&mut self.v4, n.prefix_len())
+                    .entry(key)
+                    .or_default()
+                    .add(port);
             }
             IpNet::V6(n) => {
                 let key = u128::from(n.network());
-                slot(&mut self.v6, n.prefix_len()).entry(key).or_default().add(port);
+                slot(&mut self.v6, n.prefix_len())
+                    .entry(key)
+                    .or_default()
+                    .add(port);
             }
         }
     }
 
     fn contains_v4(&self, ip: Ipv4Addr, port: Option<u16>) -> bool {
         let bits = u32::from(ip);
-        self.v4
-            .iter()
-            .any(|(len, map)| map.get(&(bits & v4_mask(*len))).is_some_and(|p| p.allows(port)))
+        self.v4.iter().any(|(len, map)| {
+            map.get(&(bits & v4_mask(*len)))
+                .is_some_and(|p| p.allows(port))
+        })
     }
 
     fn contains_v6(&self, ip: Ipv6Addr, port: Option<u16>) -> bool {
         let bits = u128::from(ip);
-        self.v6
-            .iter()
-            .any(|(len, map)| map.get(&(bits & v6_mask(*len))).is_some_and(|p| p.allows(port)))
+        self.v6.iter().any(|(len, map)| {
+            map.get(&(bits & v6_mask(*len)))
+                .is_some_and(|p| p.allows(port))
+        })
     }
 
     /// Upstream's network half of `_check_ip`: IPv4 networks also match IPv4-mapped IPv6
@@ -69,7 +77,9 @@ impl NetSet {
             IpAddr::V4(v4) => self.contains_v4(*v4, port),
             IpAddr::V6(v6) => {
                 self.contains_v6(*v6, port)
-                    || v6.to_ipv4_mapped().is_some_and(|m| self.contains_v4(m, port))
+                    || v6
+                        .to_ipv4_mapped()
+                        .is_some_and(|m| self.contains_v4(m, port))
             }
         }
     }

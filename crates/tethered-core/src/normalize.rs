@@ -47,8 +47,14 @@ fn is_ip_like(s: &str) -> bool {
 pub fn normalize_host(host: &str) -> Cow<'_, str> {
     let already_normal = host.is_ascii()
         && !host.bytes().any(|b| b.is_ascii_uppercase())
-        && host.as_bytes().first().is_none_or(|b| !is_py_space(char::from(*b)))
-        && host.as_bytes().last().is_none_or(|b| !is_py_space(char::from(*b)) && *b != b'.')
+        && host
+            .as_bytes()
+            .first()
+            .is_none_or(|b| !is_py_space(char::from(*b)))
+        && host
+            .as_bytes()
+            .last()
+            .is_none_or(|b| !is_py_space(char::from(*b)) && *b != b'.')
         && !host.contains('%');
     if already_normal {
         return Cow::Borrowed(host);
@@ -91,7 +97,9 @@ pub fn is_localhost(h: &str, ip: Option<&IpAddr>) -> bool {
         Some(IpAddr::V6(v6)) => {
             v6.is_loopback()
                 || v6.is_unspecified()
-                || v6.to_ipv4_mapped().is_some_and(|m| m.is_loopback() || m.is_unspecified())
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|m| m.is_loopback() || m.is_unspecified())
         }
         None => false,
     }
@@ -108,7 +116,10 @@ mod tests {
         assert_eq!(normalize_host("192.0.2.1."), "192.0.2.1.");
         assert_eq!(normalize_host("api.stripe.com.."), "api.stripe.com.");
         assert_eq!(normalize_host("::1%lo"), "::1");
-        assert_eq!(normalize_host("internal-service%env"), "internal-service%env");
+        assert_eq!(
+            normalize_host("internal-service%env"),
+            "internal-service%env"
+        );
         assert_eq!(normalize_host("evil.test\u{feff}"), "evil.test\u{feff}");
         assert!(matches!(normalize_host("api.stripe.com"), Cow::Borrowed(_)));
     }

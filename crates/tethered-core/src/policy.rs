@@ -23,7 +23,10 @@ pub struct Policy {
 
 impl Policy {
     /// Parses and compiles `rules`; the first malformed rule is reported with its index.
-    pub fn new<S: AsRef<str>>(rules: &[S], allow_localhost: bool) -> Result<Policy, (usize, RuleError)> {
+    pub fn new<S: AsRef<str>>(
+        rules: &[S],
+        allow_localhost: bool,
+    ) -> Result<Policy, (usize, RuleError)> {
         let mut exact: HashMap<String, PortSet> = HashMap::new();
         let mut exact_any_port = HashSet::new();
         let mut wild = Vec::new();

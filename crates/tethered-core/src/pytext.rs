@@ -33,7 +33,11 @@ pub fn is_ascii_digits(s: &str) -> bool {
 
 /// Python's `repr()` of a string, used to quote rules in error messages the way upstream does.
 pub fn py_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {

@@ -15,7 +15,11 @@ pub enum Rule {
     /// An exact hostname (lowercased, normalized), optionally port-restricted.
     Exact { host: String, port: Option<u16> },
     /// An fnmatch pattern, matched against hostnames and against IP text.
-    Wildcard { pattern: String, parsed: Pattern, port: Option<u16> },
+    Wildcard {
+        pattern: String,
+        parsed: Pattern,
+        port: Option<u16>,
+    },
     /// An IPv4 or IPv6 network (a bare address is a /32 or /128).
     Network { net: IpNet, port: Option<u16> },
 }
@@ -47,17 +51,29 @@ impl fmt::Display for RuleError {
 impl std::error::Error for RuleError {}
 
 fn error(kind: RuleErrorKind, raw: &str, message: String) -> RuleError {
-    RuleError { kind, rule: raw.to_string(), message }
+    RuleError {
+        kind,
+        rule: raw.to_string(),
+        message,
+    }
 }
 
 fn malformed(raw: &str, what: &str) -> RuleError {
-    error(RuleErrorKind::Malformed, raw, format!("allow rule {} {what}", py_repr(raw)))
+    error(
+        RuleErrorKind::Malformed,
+        raw,
+        format!("allow rule {} {what}", py_repr(raw)),
+    )
 }
 
 /// Parses an all-ASCII-digit port, rejecting values outside 0-65535 like upstream.
 fn parse_port(raw: &str, digits: &str) -> Result<u16, RuleError> {
     let significant = digits.trim_start_matches('0');
-    let shown = if significant.is_empty() { "0" } else { significant };
+    let shown = if significant.is_empty() {
+        "0"
+    } else {
+        significant
+    };
     match shown.parse::<u32>() {
         Ok(p) if p <= 65535 => Ok(p as u16),
         _ => Err(error(
@@ -165,7 +181,10 @@ pub fn parse_rule(raw: &str) -> Result<Rule, RuleError> {
     if rule.starts_with('[') {
         return match rule.find(']') {
             Some(close) => parse_bracketed(raw, &rule, close),
-            None => Err(malformed(raw, "has an unclosed '['. Close it (e.g. '[2001:db8::1]:443').")),
+            None => Err(malformed(
+                raw,
+                "has an unclosed '['. Close it (e.g. '[2001:db8::1]:443').",
+            )),
         };
     }
     let (host, port) = match split_port(&rule) {
@@ -200,9 +219,16 @@ pub fn parse_rule(raw: &str) -> Result<Rule, RuleError> {
     }
     if host.contains(['*', '?', '[']) {
         let parsed = Pattern::parse(&host).map_err(|PatternError::UnclosedBracket| {
-            malformed(raw, "has an unclosed '[' character set. Close it (e.g. 'api[12].example.com').")
+            malformed(
+                raw,
+                "has an unclosed '[' character set. Close it (e.g. 'api[12].example.com').",
+            )
         })?;
-        return Ok(Rule::Wildcard { pattern: host, parsed, port });
+        return Ok(Rule::Wildcard {
+            pattern: host,
+            parsed,
+            port,
+        });
     }
     Ok(Rule::Exact { host, port })
 }
@@ -217,25 +243,73 @@ mod tests {
 
     #[test]
     fn parses_every_syntax() {
-        let exact = |h: &str, p| Ok(Rule::Exact { host: h.into(), port: p });
+        let exact = |h: &str, p| {
+            Ok(Rule::Exact {
+                host: h.into(),
+                port: p,
+            })
+        };
         assert_eq!(parse_rule("API.Stripe.com"), exact("api.stripe.com", None));
-        assert_eq!(parse_rule("api.stripe.com:0443"), exact("api.stripe.com", Some(443)));
+        assert_eq!(
+            parse_rule("api.stripe.com:0443"),
+            exact("api.stripe.com", Some(443))
+        );
         assert_eq!(parse_rule("."), exact("", None));
-        let net = |s: &str, p| Ok(Rule::Network { net: s.parse().unwrap_or_else(|_| unreachable!()), port: p });
-        assert_eq!(parse_rule("192.0.2.1/24:5432"), net("192.0.2.0/24", Some(5432)));
-        assert_eq!(parse_rule("[2001:db8::1]:443"), net("2001:db8::1/128", Some(443)));
-        assert_eq!(parse_rule("[2001:db8::]/32:443"), net("2001:db8::/32", Some(443)));
+        let net = |s: &str, p| {
+            Ok(Rule::Network {
+                net: s.parse().unwrap_or_else(|_| unreachable!()),
+                port: p,
+            })
+        };
+        assert_eq!(
+            parse_rule("192.0.2.1/24:5432"),
+            net("192.0.2.0/24", Some(5432))
+        );
+        assert_eq!(
+            parse_rule("[2001:db8::1]:443"),
+            net("2001:db8::1/128", Some(443))
+        );
+        assert_eq!(
+            parse_rule("[2001:db8::]/32:443"),
+            net("2001:db8::/32", Some(443))
+        );
         assert_eq!(parse_rule("[1.2.3.4]"), net("1.2.3.4/32", None));
-        assert_eq!(parse_rule("2001:db8::1:443"), net("2001:db8::1:443/128", None));
-        assert!(matches!(parse_rule("*.stripe.com:443"), Ok(Rule::Wildcard { port: Some(443), .. })));
+        assert_eq!(
+            parse_rule("2001:db8::1:443"),
+            net("2001:db8::1:443/128", None)
+        );
+        assert!(matches!(
+            parse_rule("*.stripe.com:443"),
+            Ok(Rule::Wildcard {
+                port: Some(443),
+                ..
+            })
+        ));
         // Upstream keeps these as dead rules; so do we.
-        assert!(matches!(parse_rule("2001:db8::/32:443"), Ok(Rule::Exact { .. })));
-        assert!(matches!(parse_rule("not a valid rule!@#$"), Ok(Rule::Exact { .. })));
+        assert!(matches!(
+            parse_rule("2001:db8::/32:443"),
+            Ok(Rule::Exact { .. })
+        ));
+        assert!(matches!(
+            parse_rule("not a valid rule!@#$"),
+            Ok(Rule::Exact { .. })
+        ));
     }
 
     #[test]
     fn rejects_what_upstream_mangles() {
-        for raw in ["[*]", "[::1]garbage", "[2001:db8::]/32:abc", "[ab]pi.com", "host:", "[abc", "api[12.x", "[not-an-ip]", "[::1]:", "host:abc"] {
+        for raw in [
+            "[*]",
+            "[::1]garbage",
+            "[2001:db8::]/32:abc",
+            "[ab]pi.com",
+            "host:",
+            "[abc",
+            "api[12.x",
+            "[not-an-ip]",
+            "[::1]:",
+            "host:abc",
+        ] {
             assert_eq!(kind(raw), Some(RuleErrorKind::Malformed), "{raw}");
         }
         for raw in ["0.0.0.0/0", "::/0", "*", "*.*", "::ffff:*", "*:abc"] {

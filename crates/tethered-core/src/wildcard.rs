@@ -190,7 +190,11 @@ impl WildcardSet {
                 }
                 None => out.always_slow.push(index),
             }
-            out.rules.push(WildRule { pattern, port, byte_exact });
+            out.rules.push(WildRule {
+                pattern,
+                port,
+                byte_exact,
+            });
         }
         out.port_free = out.rules.iter().all(|r| r.port.is_none());
         out.set = builder.build().unwrap_or_else(|_| {
@@ -306,11 +310,20 @@ mod cpython_fixture {
                 let want = want.as_bool().unwrap_or_default();
                 checked += 1;
                 if pattern.matches(name) != want || set.matches(name, None) != want {
-                    failures.push(format!("{pat:?} vs {name:?}: cpython {want}, reference {}, globset {}", pattern.matches(name), set.matches(name, None)));
+                    failures.push(format!(
+                        "{pat:?} vs {name:?}: cpython {want}, reference {}, globset {}",
+                        pattern.matches(name),
+                        set.matches(name, None)
+                    ));
                 }
             }
         }
         assert!(checked > 10_000, "only {checked} checks ran");
-        assert!(failures.is_empty(), "{} mismatches, first: {:#?}", failures.len(), &failures[..failures.len().min(15)]);
+        assert!(
+            failures.is_empty(),
+            "{} mismatches, first: {:#?}",
+            failures.len(),
+            &failures[..failures.len().min(15)]
+        );
     }
 }

@@ -13,7 +13,10 @@ fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
 }
 
 fn rules(case: &Value) -> Vec<String> {
-    list(case, "allow").iter().filter_map(|r| r.as_str().map(str::to_string)).collect()
+    list(case, "allow")
+        .iter()
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect()
 }
 
 #[test]
@@ -41,7 +44,12 @@ fn match_vectors() {
             failures.push(format!("{case}: got {got}"));
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -51,14 +59,24 @@ fn invalid_rule_vectors() {
     assert!(cases.len() > 20);
     for case in cases {
         let rule = case["rule"].as_str().unwrap_or_default();
-        match Policy::new(&[rule], true) {
-            Ok(_) => panic!("rule {rule:?} was accepted"),
+        let result = Policy::new(&[rule], true);
+        assert!(result.is_err(), "rule {rule:?} was accepted");
+        match result {
+            Ok(_) => {}
             Err((index, e)) => {
                 assert_eq!(index, 0);
                 if let Some(message) = case["message"].as_str() {
-                    assert!(e.message.contains(message), "{:?} does not contain {message:?}", e.message);
+                    assert!(
+                        e.message.contains(message),
+                        "{:?} does not contain {message:?}",
+                        e.message
+                    );
                 }
-                assert!(e.message.contains(&format!("'{rule}'")), "{:?} does not quote the rule", e.message);
+                assert!(
+                    e.message.contains(&format!("'{rule}'")),
+                    "{:?} does not quote the rule",
+                    e.message
+                );
             }
         }
     }
@@ -78,6 +96,8 @@ fn normalize_vectors() {
 
 #[test]
 fn reports_the_index_of_the_bad_rule() {
-    let err = Policy::new(&["a.test", "b.test", "*"], true).err().map(|(i, _)| i);
+    let err = Policy::new(&["a.test", "b.test", "*"], true)
+        .err()
+        .map(|(i, _)| i);
     assert_eq!(err, Some(2));
 }

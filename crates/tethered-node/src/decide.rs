@@ -22,7 +22,9 @@ impl ScopeChain {
     pub fn push(&self, policy: &CompiledPolicy) -> ScopeChain {
         let mut next: Vec<Arc<Policy>> = self.policies.to_vec();
         next.push(policy.inner.clone());
-        ScopeChain { policies: next.into() }
+        ScopeChain {
+            policies: next.into(),
+        }
     }
 
     #[napi(getter)]
@@ -34,7 +36,9 @@ impl ScopeChain {
 /// A chain holding only `policy`.
 #[napi(catch_unwind)]
 pub fn scope_chain(policy: &CompiledPolicy) -> ScopeChain {
-    ScopeChain { policies: Arc::from([policy.inner.clone()]) }
+    ScopeChain {
+        policies: Arc::from([policy.inner.clone()]),
+    }
 }
 
 /// Verdicts of `checkEgress`.
@@ -58,7 +62,11 @@ pub fn check_egress(host: String, port: i32, scopes: Option<&ScopeChain>) -> Nap
         return Ok(ALLOWED);
     }
     let resolved = if port.is_some() && parse_ip(&host).is_some() {
-        CACHE.lock().map_err(|_| crate::policy::poisoned())?.lookup(&host).map(str::to_string)
+        CACHE
+            .lock()
+            .map_err(|_| crate::policy::poisoned())?
+            .lookup(&host)
+            .map(str::to_string)
     } else {
         None
     };
@@ -71,10 +79,16 @@ pub fn check_egress(host: String, port: i32, scopes: Option<&ScopeChain>) -> Nap
         }
     }
     if let Some(chain) = scopes {
-        let blocking = chain.policies.iter().position(|p| !p.allows_normalized(check_host, port));
+        let blocking = chain
+            .policies
+            .iter()
+            .position(|p| !p.allows_normalized(check_host, port));
         if let Some(index) = blocking {
-            let ip_passes_all =
-                resolved.is_some() && chain.policies.iter().all(|p| p.allows_normalized(&normalized, port));
+            let ip_passes_all = resolved.is_some()
+                && chain
+                    .policies
+                    .iter()
+                    .all(|p| p.allows_normalized(&normalized, port));
             if !ip_passes_all {
                 return Ok(index as i32 + 1);
             }

@@ -43,7 +43,9 @@ pub fn compile_policy(
     allow_localhost: bool,
 ) -> napi::Either<CompiledPolicy, RuleProblem> {
     match Policy::new(&rules, allow_localhost) {
-        Ok(policy) => napi::Either::A(CompiledPolicy { inner: Arc::new(policy) }),
+        Ok(policy) => napi::Either::A(CompiledPolicy {
+            inner: Arc::new(policy),
+        }),
         Err((index, e)) => napi::Either::B(RuleProblem {
             index: index as u32,
             kind: kind_name(e.kind).to_string(),
@@ -93,7 +95,10 @@ pub fn is_ip(host: String) -> bool {
 }
 
 pub(crate) fn poisoned() -> Error {
-    Error::new(napi::Status::GenericFailure, "tethered: internal state lock poisoned".to_string())
+    Error::new(
+        napi::Status::GenericFailure,
+        "tethered: internal state lock poisoned".to_string(),
+    )
 }
 
 pub(crate) type NapiResult<T> = Result<T>;

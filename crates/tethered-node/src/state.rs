@@ -22,7 +22,10 @@ pub(crate) fn current_global() -> NapiResult<Option<Arc<Global>>> {
 
 /// Installs (or with `None`, removes) the global policy; the IP cache is cleared with it.
 #[napi(catch_unwind)]
-pub fn set_global_policy(policy: Option<&CompiledPolicy>, local_hostname: String) -> NapiResult<()> {
+pub fn set_global_policy(
+    policy: Option<&CompiledPolicy>,
+    local_hostname: String,
+) -> NapiResult<()> {
     let next = policy.map(|p| {
         Arc::new(Global {
             policy: p.inner.clone(),
