@@ -25,13 +25,14 @@ export interface NativeBinding {
   compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
   normalizeHost(host: string): string
   isIp(host: string): boolean
-  setGlobalPolicy(policy: CompiledPolicy | null, localHostname: string): void
-  hasGlobalPolicy(): boolean
+  setGlobalPolicy(policy: CompiledPolicy | null, localHostname: string, logOnly: boolean, failClosed: boolean): void
+  globalFlags(): { active: boolean; logOnly: boolean; failClosed: boolean }
   recordResolution(hostname: string, addresses: string[]): void
   resolvedFrom(ip: string): string | null
   clearResolutions(): void
   scopeChain(policy: CompiledPolicy): ScopeChain
-  checkEgress(host: string, port: number, scopes: ScopeChain | null | undefined): number
+  /** 0 allowed, -1 blocked by the global policy, -2 reported (log-only), n >= 1 blocked by scope n-1. */
+  checkEgress(host: string, port: number, scopes: ScopeChain | null | undefined, firstScope: number): number
 }
 
 const packageRoot = join(__dirname, '..')

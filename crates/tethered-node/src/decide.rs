@@ -5,7 +5,7 @@ use napi_derive::napi;
 use std::sync::Arc;
 use tethered_core::{Policy, parse_ip};
 
-use crate::policy::{CompiledPolicy, NapiResult, port_arg};
+use crate::policy::{CompiledPolicy, NapiResult, poisoned, port_arg};
 use crate::state::{CACHE, current_global};
 
 /// The scope stack of one async context: compiled policies, outermost first. Immutable; entering
@@ -44,13 +44,23 @@ pub fn scope_chain(policy: &CompiledPolicy) -> ScopeChain {
 /// Verdicts of `checkEgress`.
 pub const ALLOWED: i32 = 0;
 pub const BLOCKED_BY_GLOBAL: i32 = -1;
-// A non-negative verdict n >= 1 means "blocked by scope n - 1" (outermost scope is 0).
+pub const REPORTED_BY_GLOBAL: i32 = -2;
+// A verdict n >= 1 means "blocked by scope n - 1" (the outermost scope is 0).
 
 /// Decides one egress event. `port` -1 is a lookup of `host` (a name, or an IP for a reverse
 /// lookup); otherwise `host` is the destination of a connect or send, and when it is an IP the
-/// cache supplies the hostname it was resolved from.
+/// cache supplies the hostname it was resolved from (allowed if the name or the IP matches).
+///
+/// `first_scope` -1 checks the global policy and then every scope; k >= 0 skips the global
+/// policy and starts at scope k (used to continue after a log-only block). A log-only global
+/// block returns `REPORTED_BY_GLOBAL`.
 #[napi(catch_unwind)]
-pub fn check_egress(host: String, port: i32, scopes: Option<&ScopeChain>) -> NapiResult<i32> {
+pub fn check_egress(
+    host: String,
+    port: i32,
+    scopes: Option<&ScopeChain>,
+    first_scope: i32,
+) -> NapiResult<i32> {
     let port = port_arg(port);
     let global = current_global()?;
     let normalized = tethered_core::normalize_host(&host);
@@ -64,34 +74,40 @@ pub fn check_egress(host: String, port: i32, scopes: Option<&ScopeChain>) -> Nap
     let resolved = if port.is_some() && parse_ip(&host).is_some() {
         CACHE
             .lock()
-            .map_err(|_| crate::policy::poisoned())?
+            .map_err(|_| poisoned())?
             .lookup(&host)
             .map(str::to_string)
     } else {
         None
     };
     let check_host: &str = resolved.as_deref().unwrap_or(&normalized);
-    if let Some(g) = &global {
+    if first_scope < 0
+        && let Some(g) = &global
+    {
         let allowed = g.policy.allows_normalized(check_host, port)
             || (resolved.is_some() && g.policy.allows_normalized(&normalized, port));
         if !allowed {
-            return Ok(BLOCKED_BY_GLOBAL);
+            return Ok(if g.log_only {
+                REPORTED_BY_GLOBAL
+            } else {
+                BLOCKED_BY_GLOBAL
+            });
         }
     }
-    if let Some(chain) = scopes {
-        let blocking = chain
-            .policies
-            .iter()
-            .position(|p| !p.allows_normalized(check_host, port));
-        if let Some(index) = blocking {
-            let ip_passes_all = resolved.is_some()
-                && chain
-                    .policies
-                    .iter()
-                    .all(|p| p.allows_normalized(&normalized, port));
-            if !ip_passes_all {
-                return Ok(index as i32 + 1);
-            }
+    let Some(chain) = scopes else {
+        return Ok(ALLOWED);
+    };
+    let start = usize::try_from(first_scope).unwrap_or(0);
+    let rest = chain.policies.get(start..).unwrap_or_default();
+    if let Some(offset) = rest
+        .iter()
+        .position(|p| !p.allows_normalized(check_host, port))
+    {
+        // Across scopes the alternatives are "all allow the name" or "all allow the IP".
+        let ip_passes_all =
+            resolved.is_some() && rest.iter().all(|p| p.allows_normalized(&normalized, port));
+        if !ip_passes_all {
+            return Ok((start + offset) as i32 + 1);
         }
     }
     Ok(ALLOWED)

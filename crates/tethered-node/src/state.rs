@@ -11,6 +11,18 @@ pub(crate) struct Global {
     pub policy: Arc<Policy>,
     /// Normalized `os.hostname()`: lookups of it are exempt (BEHAVIOUR.md §6.4); empty = none.
     pub local_hostname: String,
+    /// Report instead of blocking.
+    pub log_only: bool,
+    /// Block when a check fails internally.
+    pub fail_closed: bool,
+}
+
+/// The options of the global policy that every thread's shims need.
+#[napi(object)]
+pub struct GlobalFlags {
+    pub active: bool,
+    pub log_only: bool,
+    pub fail_closed: bool,
 }
 
 pub(crate) static GLOBAL: RwLock<Option<Arc<Global>>> = RwLock::new(None);
@@ -25,11 +37,15 @@ pub(crate) fn current_global() -> NapiResult<Option<Arc<Global>>> {
 pub fn set_global_policy(
     policy: Option<&CompiledPolicy>,
     local_hostname: String,
+    log_only: bool,
+    fail_closed: bool,
 ) -> NapiResult<()> {
     let next = policy.map(|p| {
         Arc::new(Global {
             policy: p.inner.clone(),
             local_hostname: tethered_core::normalize_host(&local_hostname).into_owned(),
+            log_only,
+            fail_closed,
         })
     });
     let mut global = GLOBAL.write().map_err(|_| poisoned())?;
@@ -39,10 +55,21 @@ pub fn set_global_policy(
     Ok(())
 }
 
-/// True while a global policy is active (in any thread of the process).
+/// Whether a global policy is active (in any thread of the process) and its options.
 #[napi(catch_unwind)]
-pub fn has_global_policy() -> NapiResult<bool> {
-    Ok(current_global()?.is_some())
+pub fn global_flags() -> NapiResult<GlobalFlags> {
+    Ok(match current_global()? {
+        Some(g) => GlobalFlags {
+            active: true,
+            log_only: g.log_only,
+            fail_closed: g.fail_closed,
+        },
+        None => GlobalFlags {
+            active: false,
+            log_only: false,
+            fail_closed: false,
+        },
+    })
 }
 
 /// Records that `hostname` resolved to `addresses`, so connects to them are judged by the name.

@@ -1,0 +1,141 @@
+// activate() and deactivate(): the process-wide policy (BEHAVIOUR.md §7.1, §7.2).
+import { hostname } from 'node:os'
+import { TetheredLocked } from './egress-blocked'
+import { invalidArgType, invalidArgValue } from './errors'
+import { describe } from './describe'
+import { installShims } from './intercept/index'
+import { type Logger, log, setLogger, stderrLogger } from './logger'
+import { native } from './native'
+import { compileRules } from './policy'
+import type { BlockInfo } from './report'
+import { type GlobalOptions, state } from './state'
+import { validateAllow, validateBool, validateOptions } from './validate'
+
+export type OnBlocked = (host: string, port: number | null, info: BlockInfo) => void
+export type SubprocessPolicy = 'warn' | 'allow' | 'block'
+
+export interface ActivateOptions {
+  /** The allow list (required). `[]` blocks everything but localhost. */
+  allow: readonly string[]
+  /** Report instead of blocking (default false). */
+  logOnly?: boolean
+  /** Block when the check itself fails (default false: allow and log). */
+  failClosed?: boolean
+  /** Allow loopback, unspecified addresses and `localhost` without rules (default true). */
+  allowLocalhost?: boolean
+  /** Called on every block, in log-only mode too. */
+  onBlocked?: OnBlocked | null
+  /** console-compatible logger (console, pino, winston); null silences; default: stderr. */
+  logger?: Logger | null
+  /** Make the policy impossible to replace or remove without `lockToken`. */
+  locked?: boolean
+  /** An object or function compared by identity. */
+  lockToken?: object | null
+  /** What to do when a non-Node executable is launched (default 'warn'). */
+  externalSubprocessPolicy?: SubprocessPolicy
+}
+
+export interface DeactivateOptions {
+  lockToken?: object | null
+}
+
+const ACTIVATE_KEYS = new Set(['allow', 'logOnly', 'failClosed', 'allowLocalhost', 'onBlocked', 'logger', 'locked', 'lockToken', 'externalSubprocessPolicy'])
+const SUBPROCESS_POLICIES = new Set(['warn', 'allow', 'block'])
+
+export function rejectUnknownKeys(options: Record<string, unknown>, known: Set<string>, fn: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) {
+      throw invalidArgValue(`${fn}(): unknown option '${key}' (known: ${[...known].join(', ')})`)
+    }
+  }
+}
+
+export function validateCallback(value: unknown, name: string): OnBlocked | null {
+  if (value === undefined || value === null) return null
+  if (typeof value !== 'function') throw invalidArgType(`${name} must be a function or null, got ${describe(value)}`)
+  return value as OnBlocked
+}
+
+function validateLogger(value: unknown): Logger | null {
+  if (value === undefined) return stderrLogger
+  if (value === null) return null
+  if (typeof value !== 'object' || typeof (value as Logger).warn !== 'function' || typeof (value as Logger).error !== 'function') {
+    throw invalidArgType(`logger must be an object with warn() and error() methods (console, pino, winston, …) or null, got ${describe(value)}`)
+  }
+  return value as Logger
+}
+
+function validateToken(value: unknown, locked: boolean): object | null {
+  if (value === undefined || value === null) {
+    if (locked) throw invalidArgValue('tethered: lockToken is required when locked is true (use an object, e.g. `const token = {}`)')
+    return null
+  }
+  if (typeof value !== 'object' && typeof value !== 'function') {
+    throw invalidArgType(
+      `lockToken must be an object or a function, compared by identity, got ${describe(value)}: primitives (strings, numbers, symbols, …) can be re-created by any code and would not protect the lock`,
+    )
+  }
+  return value
+}
+
+function checkToken(token: object | null, action: 'activate' | 'deactivate'): void {
+  const current = state.global
+  if (current?.locked && current.lockToken !== token) throw new TetheredLocked(action)
+}
+
+/** Enforces `options.allow` on every connection, send and lookup of this process. */
+export function activate(options: ActivateOptions): void {
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgType(`activate() takes an options object like { allow: ['api.example.com:443'] }, got ${describe(options)}`)
+  }
+  const opts = validateOptions(options, 'options')
+  rejectUnknownKeys(opts, ACTIVATE_KEYS, 'activate')
+  const allow = validateAllow(opts.allow)
+  const logOnly = validateBool(opts.logOnly, 'logOnly', false)
+  const failClosed = validateBool(opts.failClosed, 'failClosed', false)
+  const allowLocalhost = validateBool(opts.allowLocalhost, 'allowLocalhost', true)
+  const onBlocked = validateCallback(opts.onBlocked, 'onBlocked')
+  const logger = validateLogger(opts.logger)
+  const locked = validateBool(opts.locked, 'locked', false)
+  const lockToken = validateToken(opts.lockToken, locked)
+  const externalSubprocessPolicy = opts.externalSubprocessPolicy ?? 'warn'
+  if (typeof externalSubprocessPolicy !== 'string' || !SUBPROCESS_POLICIES.has(externalSubprocessPolicy)) {
+    throw invalidArgValue(`externalSubprocessPolicy must be 'warn', 'allow' or 'block', got ${describe(externalSubprocessPolicy)}`)
+  }
+  const compiled = compileRules(allow, allowLocalhost)
+  checkToken(lockToken, 'activate')
+  installShims()
+  const next: GlobalOptions = Object.freeze({
+    logOnly,
+    failClosed,
+    allowLocalhost,
+    onBlocked,
+    locked,
+    lockToken: locked ? lockToken : null,
+    externalSubprocessPolicy: externalSubprocessPolicy as SubprocessPolicy,
+    allow: Object.freeze(allow),
+  })
+  let localHostname = ''
+  try {
+    localHostname = hostname()
+  } catch {
+    // No hostname: no self-lookup exemption.
+  }
+  native.setGlobalPolicy(compiled, localHostname, logOnly, failClosed)
+  state.global = next
+  setLogger(logger)
+  log('debug', `tethered: activated with ${allow.length} rules (logOnly=${logOnly})`)
+}
+
+/** Removes the global policy, the IP -> hostname cache and the callbacks. */
+export function deactivate(options?: DeactivateOptions): void {
+  const opts = validateOptions(options, 'options')
+  rejectUnknownKeys(opts, new Set(['lockToken']), 'deactivate')
+  const token = opts.lockToken === undefined ? null : (opts.lockToken as object | null)
+  checkToken(token, 'deactivate')
+  if (state.global === null && !native.globalFlags().active) return
+  native.setGlobalPolicy(null, '', false, false)
+  state.global = null
+  log('debug', 'tethered: deactivated')
+  setLogger(stderrLogger)
+}

@@ -1,0 +1,72 @@
+// The decision every shim asks for: one native call per check, then reporting. Returns the
+// error to deliver, or null when the egress may proceed (allowed, or only reported).
+import { EgressBlocked, type EgressKind } from './egress-blocked'
+import { log } from './logger'
+import { native } from './native'
+import { reportBlock } from './report'
+import { currentFrame, type ScopeFrame } from './scope-context'
+import { state } from './state'
+
+const BLOCKED_BY_GLOBAL = -1
+const REPORTED_BY_GLOBAL = -2
+
+function resolvedFromCache(host: string, port: number): string | null {
+  if (port < 0 || !native.isIp(host)) return null
+  return native.resolvedFrom(host)
+}
+
+/**
+ * Checks `host` (a name or an IP) and `port` (-1 for a lookup) against the global policy and
+ * the scopes of the current async context.
+ */
+export function check(kind: EgressKind, host: string, port: number): EgressBlocked | null {
+  const frame = currentFrame()
+  let first = -1
+  for (;;) {
+    let verdict: number
+    try {
+      verdict = native.checkEgress(host, port, frame ? frame.chain : null, first)
+    } catch (err) {
+      return internalError(kind, host, port, err, frame)
+    }
+    if (verdict === 0) return null
+    const portOrNull = port < 0 ? null : port
+    const resolvedFrom = resolvedFromCache(host, port)
+    if (verdict < 0) {
+      const error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind })
+      const logOnly = verdict === REPORTED_BY_GLOBAL
+      reportBlock(error, logOnly, state.global?.onBlocked ?? null)
+      if (verdict === BLOCKED_BY_GLOBAL) return error
+      first = 0
+    } else {
+      const entry = frame?.entries[verdict - 1]
+      const scopeLabel = entry?.label ?? 'scope'
+      // Upstream reports a scope block on the hostname when the IP was resolved from one.
+      const error = resolvedFrom
+        ? new EgressBlocked(resolvedFrom, portOrNull, { resolvedFrom, scopeLabel, kind })
+        : new EgressBlocked(host, portOrNull, { scopeLabel, kind })
+      reportBlock(error, entry?.logOnly ?? false, entry?.onBlocked ?? null)
+      if (!entry?.logOnly) return error
+      first = verdict
+    }
+    if (!frame || first >= frame.entries.length) return null
+  }
+}
+
+/** A check that failed inside tethered: block if the policy fails closed, else allow and log. */
+function internalError(kind: EgressKind, host: string, port: number, err: unknown, frame: ScopeFrame | undefined): EgressBlocked | null {
+  let failClosed = state.global?.failClosed ?? false
+  try {
+    failClosed ||= native.globalFlags().failClosed
+  } catch {
+    failClosed = true // the native state itself is broken: never guess "open"
+  }
+  failClosed ||= frame?.entries.some((e) => e.failClosed) ?? false
+  const where = port < 0 ? host : `${host}:${port}`
+  if (failClosed) {
+    log('error', `tethered: error checking ${where}, failing closed: ${String(err)}`)
+    return new EgressBlocked(host, port < 0 ? null : port, { kind })
+  }
+  log('warn', `tethered: error checking ${where}, failing open: ${String(err)}`)
+  return null
+}

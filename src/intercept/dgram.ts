@@ -1,0 +1,98 @@
+// UDP: dgram.Socket send/connect at the JS level (so sockets created before activate(), whose
+// udp6 handles carry their own copies of the binding methods, are covered and the error is
+// ours), and the UDP binding's send/send6/connect/connect6 as the ground truth.
+import dgram from 'node:dgram'
+import { check } from '../decide'
+import { ReflectApply, nextTick } from '../primordials'
+import { binding, patchMethod, uvEacces } from './bindings'
+
+type Cb = ((err: Error | null, bytes?: number) => void) | undefined
+interface UdpSocket {
+  type?: string
+  emit(event: string, ...args: unknown[]): boolean
+}
+
+function defaultAddress(socket: UdpSocket): string {
+  return socket.type === 'udp6' ? '::1' : '127.0.0.1'
+}
+
+function portOf(port: unknown): number {
+  const n = typeof port === 'string' ? Number(port) : port
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535 ? n : -1
+}
+
+/** Delivers a blocked send like a failed one: to the callback, else as the socket's 'error'. */
+function deliver(socket: UdpSocket, err: Error, callback: Cb): void {
+  if (typeof callback === 'function') nextTick(callback, err)
+  else nextTick(() => socket.emit('error', err))
+}
+
+function patchSocket(): void {
+  const proto = dgram.Socket.prototype as unknown as Record<string, unknown>
+  patchMethod(proto, 'send', (original) =>
+    function send(this: UdpSocket, ...args: unknown[]) {
+      // Mirror dgram's own argument shuffle: (msg, [offset, length,] port, [address,] [cb]).
+      let [, offset, length, port, address, callback] = args
+      if (!(address || (port && typeof port !== 'function'))) {
+        callback = port
+        port = offset
+        address = length
+      }
+      if (typeof address === 'function') {
+        callback = address
+        address = undefined
+      }
+      const p = portOf(port)
+      if (p >= 0) {
+        const host = typeof address === 'string' && address !== '' ? address : defaultAddress(this)
+        const blocked = check('udp', host, p)
+        if (blocked) return deliver(this, blocked, callback as Cb)
+      }
+      return ReflectApply(original, this, args)
+    },
+  )
+  patchMethod(proto, 'connect', (original) =>
+    function connect(this: UdpSocket, ...args: unknown[]) {
+      const [port, address] = args
+      const p = portOf(port)
+      if (p > 0) {
+        const host = typeof address === 'string' && address !== '' ? address : defaultAddress(this)
+        const blocked = check('udp', host, p)
+        if (blocked) return deliver(this, blocked, undefined)
+      }
+      return ReflectApply(original, this, args)
+    },
+  )
+}
+
+function patchUdpBinding(): boolean {
+  const udp = binding('udp_wrap')
+  const proto = (udp?.UDP as { prototype?: object } | undefined)?.prototype
+  if (!proto) return false
+  const eacces = uvEacces()
+  for (const name of ['send', 'send6']) {
+    patchMethod(proto, name, (original) =>
+      function send(this: object, ...args: unknown[]) {
+        // (req, list, count, port, address, hasCallback); the connected form has no address.
+        const [, , , port, address] = args
+        if (typeof port === 'number' && typeof address === 'string' && check('udp', address, port)) return eacces
+        return ReflectApply(original, this, args)
+      },
+    )
+  }
+  for (const name of ['connect', 'connect6']) {
+    patchMethod(proto, name, (original) =>
+      function connect(this: object, ...args: unknown[]) {
+        const [address, port] = args
+        if (typeof address === 'string' && typeof port === 'number' && check('udp', address, port)) return eacces
+        return ReflectApply(original, this, args)
+      },
+    )
+  }
+  return true
+}
+
+export function installDgram(): boolean {
+  patchSocket()
+  return patchUdpBinding()
+}

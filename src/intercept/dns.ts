@@ -1,0 +1,150 @@
+// DNS: the getaddrinfo and getnameinfo bindings (dns.lookup, dns.lookupService, and net/dgram
+// through them), every c-ares query of dns.Resolver / dns.resolve* / dns.reverse, and the JS
+// functions of dns.promises, whose module captures the bindings when it first loads.
+//
+// A blocked name is never handed to a resolver. Allowed answers are recorded in the native
+// IP -> hostname cache before Node sees them, so the connect that follows is judged by the name.
+import dns from 'node:dns'
+import { check } from '../decide'
+import { native } from '../native'
+import { ArrayIsArray, ArrayPush, ReflectApply, nextTick } from '../primordials'
+import { binding, patchMethod } from './bindings'
+
+interface ReqWrap {
+  oncomplete?: (...args: unknown[]) => unknown
+  callback?: (err: Error) => unknown
+  reject?: (err: Error) => unknown
+}
+
+/** Fails a request the way Node reports an asynchronous lookup error, with our error. */
+function failRequest(req: ReqWrap, err: Error): number {
+  nextTick(() => {
+    if (typeof req.callback === 'function') req.callback(err)
+    else if (typeof req.reject === 'function') req.reject(err)
+  })
+  return 0
+}
+
+/** Copies the address strings out of a lookup/query answer (Node mutates some in place). */
+function addressesOf(answer: unknown): string[] {
+  const out: string[] = []
+  if (!ArrayIsArray(answer)) return out
+  for (let i = 0; i < answer.length; i++) {
+    const entry: unknown = answer[i]
+    if (typeof entry === 'string') ArrayPush(out, entry)
+    else if (entry !== null && typeof entry === 'object') {
+      const { address, type } = entry as { address?: unknown; type?: unknown }
+      if (typeof address === 'string' && (type === undefined || type === 'A' || type === 'AAAA')) ArrayPush(out, address)
+    }
+  }
+  return out
+}
+
+function recordAnswer(hostname: string, answer: unknown): void {
+  const addresses = addressesOf(answer)
+  if (addresses.length > 0) {
+    try {
+      native.recordResolution(hostname, addresses)
+    } catch {
+      // The cache is an optimisation of accuracy, never a reason to fail a lookup.
+    }
+  }
+}
+
+/** Wraps `req.oncomplete` so an allowed answer is recorded before Node processes it. */
+function recordOnComplete(req: ReqWrap, hostname: string, answerIndex: number): void {
+  const oncomplete = req.oncomplete
+  if (typeof oncomplete !== 'function') return
+  req.oncomplete = function (this: unknown, ...args: unknown[]) {
+    if (!args[0]) recordAnswer(hostname, args[answerIndex])
+    return ReflectApply(oncomplete, this, args)
+  }
+}
+
+const RECORDED_QUERIES = new Set(['queryA', 'queryAaaa', 'queryAny'])
+
+function patchCares(): boolean {
+  const cares = binding('cares_wrap')
+  if (!cares) return false
+  patchMethod(cares, 'getaddrinfo', (original) =>
+    function getaddrinfo(this: unknown, ...args: unknown[]) {
+      const [req, hostname] = args as [ReqWrap, unknown]
+      if (typeof hostname === 'string') {
+        const err = check('dns', hostname, -1)
+        if (err) return failRequest(req, err)
+        recordOnComplete(req, hostname, 1)
+      }
+      return ReflectApply(original, this, args)
+    },
+  )
+  patchMethod(cares, 'getnameinfo', (original) =>
+    function getnameinfo(this: unknown, ...args: unknown[]) {
+      const [req, address] = args as [ReqWrap, unknown]
+      if (typeof address === 'string') {
+        const err = check('dns', address, -1)
+        if (err) return failRequest(req, err)
+      }
+      return ReflectApply(original, this, args)
+    },
+  )
+  const proto = (cares.ChannelWrap as { prototype?: object } | undefined)?.prototype
+  if (proto) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (!name.startsWith('query') && name !== 'getHostByAddr') continue
+      const record = RECORDED_QUERIES.has(name)
+      patchMethod(proto, name, (original) =>
+        function query(this: unknown, ...args: unknown[]) {
+          const [req, name] = args as [ReqWrap, unknown]
+          if (typeof name === 'string') {
+            const err = check('dns', name, -1)
+            // Never return an errno from a query binding: Node would throw it synchronously.
+            if (err) return failRequest(req, err)
+            if (record) recordOnComplete(req, name, 1)
+          }
+          return ReflectApply(original, this, args)
+        },
+      )
+    }
+  }
+  return true
+}
+
+type AsyncFn = (...args: unknown[]) => Promise<unknown>
+
+/**
+ * dns.promises.lookup / lookupService / reverse at the JS level: if `dns/promises` was loaded
+ * before tethered, it holds the original bindings, so check (and record) here as well.
+ */
+function patchPromises(): void {
+  const promises = dns.promises as unknown as Record<string, unknown>
+  patchMethod(promises, 'lookup', (original) =>
+    async function lookup(this: unknown, ...args: unknown[]) {
+      const hostname = args[0]
+      if (typeof hostname === 'string' && hostname !== '' && !native.isIp(hostname)) {
+        const err = check('dns', hostname, -1)
+        if (err) throw err
+        const result = await ReflectApply(original as AsyncFn, this, args)
+        recordAnswer(hostname, ArrayIsArray(result) ? result : [result])
+        return result
+      }
+      return ReflectApply(original as AsyncFn, this, args)
+    },
+  )
+  for (const name of ['lookupService', 'reverse']) {
+    patchMethod(promises, name, (original) =>
+      async function reverse(this: unknown, ...args: unknown[]) {
+        if (typeof args[0] === 'string') {
+          const err = check('dns', args[0], -1)
+          if (err) throw err
+        }
+        return ReflectApply(original as AsyncFn, this, args)
+      },
+    )
+  }
+}
+
+export function installDns(): boolean {
+  const bindingsPatched = patchCares()
+  patchPromises()
+  return bindingsPatched
+}

@@ -1,0 +1,24 @@
+// Installs every shim once per thread, in the order NODE-INTERNALS.md §9 requires: bindings
+// first, then dns.promises (whose module captures the bindings when it loads), then the JS
+// layer, then the ESM named exports are re-synced.
+import { syncBuiltinESMExports } from 'node:module'
+import { log } from '../logger'
+import { installDgram } from './dgram'
+import { installDns } from './dns'
+import { installNet } from './net'
+
+let installed = false
+
+export function installShims(): void {
+  if (installed) return
+  installed = true
+  const complete = [installDns(), installNet(), installDgram()]
+  syncBuiltinESMExports()
+  if (complete.includes(false)) {
+    log('warn', 'tethered: the binding-level layer is missing (e.g. under --permission); raw handles are not checked')
+  }
+}
+
+export function shimsInstalled(): boolean {
+  return installed
+}

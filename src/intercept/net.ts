@@ -1,0 +1,143 @@
+// TCP: net.Socket.prototype.connect (the hostname, before any DNS query) and the TCP binding's
+// connect/connect6 (the address actually dialled: ground truth, also for handles made without
+// net). tls, http, https, http2, fetch/undici and client libraries all land here.
+import dns from 'node:dns'
+import net from 'node:net'
+import { check } from '../decide'
+import type { EgressBlocked } from '../egress-blocked'
+import { ArrayIsArray, ArrayPush, ObjectGetOwnPropertySymbols, ReflectApply, SymbolDescription, nextTick } from '../primordials'
+import { binding, patchMethod, uvEacces } from './bindings'
+
+type Callback = (err: Error | null, address?: unknown, family?: number) => void
+type LookupFn = (hostname: string, options: unknown, callback: Callback) => void
+interface ConnectOptions {
+  host?: unknown
+  port?: unknown
+  path?: unknown
+  lookup?: LookupFn
+}
+interface Destroyable {
+  destroy(err?: Error): unknown
+}
+
+const normalizeArgs = (net as unknown as { _normalizeArgs(args: unknown[]): unknown[] })._normalizeArgs
+
+/** A lookup that fails with `err` without asking any resolver. */
+function failingLookup(err: EgressBlocked): LookupFn {
+  return (_hostname, _options, callback) => nextTick(callback, err)
+}
+
+/**
+ * Wraps the lookup a socket will use so that every address it returns is checked for `port`
+ * before net dials it: blocked ones are dropped (happy eyeballs goes on with the rest), and if
+ * none is left the connection fails with the EgressBlocked error.
+ */
+function filteringLookup(base: LookupFn, port: number): LookupFn {
+  return function lookup(this: unknown, hostname, options, callback) {
+    ReflectApply(base, this, [
+      hostname,
+      options,
+      (err: Error | null, address?: unknown, family?: number) => {
+        if (err) return callback(err, address, family)
+        if (ArrayIsArray(address)) {
+          const kept: unknown[] = []
+          let firstError: EgressBlocked | null = null
+          for (let i = 0; i < address.length; i++) {
+            const entry = address[i] as { address?: unknown }
+            const blocked = typeof entry?.address === 'string' ? check('tcp', entry.address, port) : null
+            if (blocked) firstError ??= blocked
+            else ArrayPush(kept, entry)
+          }
+          if (kept.length === 0 && firstError) return callback(firstError)
+          return callback(null, kept)
+        }
+        if (typeof address === 'string') {
+          const blocked = check('tcp', address, port)
+          if (blocked) return callback(blocked)
+        }
+        return callback(null, address, family)
+      },
+    ])
+  }
+}
+
+function portNumber(port: unknown): number {
+  const n = typeof port === 'string' ? Number(port) : port
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535 ? n : 0
+}
+
+function patchSocketConnect(): void {
+  const proto = net.Socket.prototype as unknown as Record<string, unknown>
+  patchMethod(proto, 'connect', (original) =>
+    function connect(this: unknown, ...args: unknown[]) {
+      // net.connect() passes one already-normalized [options, callback] array.
+      const normalized = args.length === 1 && ArrayIsArray(args[0]) ? (args[0] as unknown[]) : normalizeArgs(args)
+      const options = normalized[0] as ConnectOptions | undefined
+      if (!options || typeof options !== 'object' || options.path !== undefined) {
+        return ReflectApply(original, this, args)
+      }
+      const host = options.host === undefined || options.host === null || options.host === '' ? 'localhost' : options.host
+      if (typeof host !== 'string' || net.isIP(host) !== 0) {
+        // An IP literal makes no lookup: the binding layer decides (and reports) it.
+        return ReflectApply(original, this, args)
+      }
+      const port = portNumber(options.port)
+      const blocked = check('tcp', host, port)
+      const lookup = blocked ? failingLookup(blocked) : filteringLookup(options.lookup ?? (dns.lookup as unknown as LookupFn), port)
+      const rewritten = normalizeArgs([{ ...options, lookup }, normalized[1]])
+      return ReflectApply(original, this, [rewritten])
+    },
+  )
+}
+
+let ownerSymbol: symbol | undefined
+
+/** The net.Socket that owns a TCP handle (Node keeps it under a private symbol). */
+function ownerOf(handle: object): Destroyable | null {
+  if (ownerSymbol === undefined) {
+    const symbols = ObjectGetOwnPropertySymbols(handle)
+    for (let i = 0; i < symbols.length; i++) {
+      if (SymbolDescription(symbols[i]!) === 'owner_symbol') ownerSymbol = symbols[i]
+    }
+    if (ownerSymbol === undefined) return null
+  }
+  const owner = (handle as Record<symbol, unknown>)[ownerSymbol] as Destroyable | undefined
+  return owner && typeof owner.destroy === 'function' ? owner : null
+}
+
+function destroyWith(owner: Destroyable, err: Error): void {
+  owner.destroy(err)
+}
+
+function patchTcpBinding(): boolean {
+  const tcp = binding('tcp_wrap')
+  const proto = (tcp?.TCP as { prototype?: object } | undefined)?.prototype
+  if (!proto) return false
+  const eacces = uvEacces()
+  for (const name of ['connect', 'connect6']) {
+    patchMethod(proto, name, (original) =>
+      function connect(this: object, ...args: unknown[]) {
+        const [, address, port] = args
+        if (typeof address === 'string' && typeof port === 'number') {
+          const blocked = check('tcp', address, port)
+          if (blocked) {
+            // Failing through the owning socket delivers our error to net, tls, http, http2 and
+            // fetch alike; a bare handle gets Node's EACCES. Never throw here: the caller is a
+            // nextTick or DNS callback, so a throw would be an uncaught exception.
+            const owner = ownerOf(this)
+            if (!owner) return eacces
+            nextTick(destroyWith, owner, blocked)
+            return 0
+          }
+        }
+        return ReflectApply(original, this, args)
+      },
+    )
+  }
+  return true
+}
+
+export function installNet(): boolean {
+  patchSocketConnect()
+  return patchTcpBinding()
+}

@@ -1,0 +1,16 @@
+// This thread's view of the global policy options that live in JS (callbacks cannot live in
+// native memory). The policy itself is process-wide native state.
+import type { BlockInfo } from './report'
+
+export interface GlobalOptions {
+  readonly logOnly: boolean
+  readonly failClosed: boolean
+  readonly allowLocalhost: boolean
+  readonly onBlocked: ((host: string, port: number | null, info: BlockInfo) => void) | null
+  readonly locked: boolean
+  readonly lockToken: object | null
+  readonly externalSubprocessPolicy: 'warn' | 'allow' | 'block'
+  readonly allow: readonly string[]
+}
+
+export const state: { global: GlobalOptions | null } = { global: null }
