@@ -2,7 +2,7 @@
 // whose outputs are newer than its sources, so `npm test` and `npm run demo` work on a fresh
 // clone without a separate build step and stay fast afterwards.
 import { execFileSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -38,7 +38,12 @@ function run(cmd, args) {
 const napiCli = join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
 const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`
 if (outdated([`tethered.${triple}.node`], ['crates', 'Cargo.toml', 'Cargo.lock'])) {
-  run(process.execPath, [napiCli, 'build', '--platform', '--release', '-p', 'tethered-node', '-o', '.', '--no-js', '--dts', 'target/binding.d.ts'])
+  // Build into target/ and rename into place: overwriting the library in place would corrupt
+  // it under any process that has it mapped (a test run in progress).
+  const outDir = join(root, 'target', 'napi-out')
+  mkdirSync(outDir, { recursive: true })
+  run(process.execPath, [napiCli, 'build', '--platform', '--release', '-p', 'tethered-node', '-o', outDir, '--no-js', '--dts', 'binding.d.ts'])
+  renameSync(join(outDir, `tethered.${triple}.node`), join(root, `tethered.${triple}.node`))
 }
 if (outdated(['dist/index.js', 'dist/index.mjs'], ['src', 'tsconfig.json'])) {
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'])

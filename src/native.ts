@@ -31,6 +31,8 @@ export interface NativeBinding {
   resolvedFrom(ip: string): string | null
   clearResolutions(): void
   scopeChain(policy: CompiledPolicy): ScopeChain
+  /** Per raw scope rule: 0 reachable under the global policy, 1 partly, 2 never. */
+  scopeOverlap(rules: string[]): number[]
   /** 0 allowed, -1 blocked by the global policy, -2 reported (log-only), n >= 1 blocked by scope n-1. */
   checkEgress(host: string, port: number, scopes: ScopeChain | null | undefined, firstScope: number): number
 }

@@ -19,6 +19,8 @@ pub struct Policy {
     networks: NetSet,
     allow_localhost: bool,
     rule_count: usize,
+    /// The parsed rules, kept for introspection (scope/global overlap warnings).
+    rules: Vec<Rule>,
 }
 
 impl Policy {
@@ -31,8 +33,11 @@ impl Policy {
         let mut exact_any_port = HashSet::new();
         let mut wild = Vec::new();
         let mut networks = NetSet::default();
+        let mut parsed = Vec::with_capacity(rules.len());
         for (index, raw) in rules.iter().enumerate() {
-            match parse_rule(raw.as_ref()).map_err(|e| (index, e))? {
+            let rule = parse_rule(raw.as_ref()).map_err(|e| (index, e))?;
+            parsed.push(rule.clone());
+            match rule {
                 Rule::Exact { host, port: None } => {
                     exact_any_port.insert(host);
                 }
@@ -48,11 +53,16 @@ impl Policy {
             networks,
             allow_localhost,
             rule_count: rules.len(),
+            rules: parsed,
         })
     }
 
     pub fn rule_count(&self) -> usize {
         self.rule_count
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
     }
 
     pub fn allow_localhost(&self) -> bool {

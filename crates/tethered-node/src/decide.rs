@@ -112,3 +112,20 @@ pub fn check_egress(
     }
     Ok(ALLOWED)
 }
+
+/// For each raw scope rule: 0 when the global policy can allow all of it (or there is no global
+/// policy), 1 when only a part of it, 2 when none of it (the warnings of BEHAVIOUR.md §7.7).
+#[napi(catch_unwind)]
+pub fn scope_overlap(rules: Vec<String>) -> NapiResult<Vec<u32>> {
+    let Some(global) = current_global()? else {
+        return Ok(vec![0; rules.len()]);
+    };
+    Ok(rules
+        .iter()
+        .map(|raw| match tethered_core::scope_rule_overlap(&global.policy, raw) {
+            tethered_core::Overlap::Full => 0,
+            tethered_core::Overlap::Partial => 1,
+            tethered_core::Overlap::None => 2,
+        })
+        .collect())
+}
