@@ -3,10 +3,14 @@ import { hostname } from 'node:os'
 import { TetheredLocked } from './egress-blocked'
 import { invalidArgType, invalidArgValue } from './errors'
 import { describe } from './describe'
+import { syncBuiltinESMExports } from 'node:module'
+import { harden } from './hardening'
+import { startVerifying } from './integrity'
 import { installShims } from './intercept/index'
 import { type Logger, log, setLogger, stderrLogger } from './logger'
 import { native } from './native'
 import { compileRules } from './policy'
+import { lockPatches } from './protect'
 import type { BlockInfo } from './report'
 import { type GlobalOptions, state } from './state'
 import { validateAllow, validateBool, validateOptions } from './validate'
@@ -33,13 +37,15 @@ export interface ActivateOptions {
   lockToken?: object | null
   /** What to do when a non-Node executable is launched (default 'warn'). */
   externalSubprocessPolicy?: SubprocessPolicy
+  /** Locked mode only: refuse to load native addons from now on (default false). */
+  denyNativeAddons?: boolean
 }
 
 export interface DeactivateOptions {
   lockToken?: object | null
 }
 
-const ACTIVATE_KEYS = new Set(['allow', 'logOnly', 'failClosed', 'allowLocalhost', 'onBlocked', 'logger', 'locked', 'lockToken', 'externalSubprocessPolicy'])
+const ACTIVATE_KEYS = new Set(['allow', 'logOnly', 'failClosed', 'allowLocalhost', 'onBlocked', 'logger', 'locked', 'lockToken', 'externalSubprocessPolicy', 'denyNativeAddons'])
 const SUBPROCESS_POLICIES = new Set(['warn', 'allow', 'block'])
 
 export function rejectUnknownKeys(options: Record<string, unknown>, known: Set<string>, fn: string): void {
@@ -78,9 +84,14 @@ function validateToken(value: unknown, locked: boolean): object | null {
   return value
 }
 
-function checkToken(token: object | null, action: 'activate' | 'deactivate'): void {
-  const current = state.global
-  if (current?.locked && current.lockToken !== token) throw new TetheredLocked(action)
+/** Runs a native policy change, turning the native lock refusal into TetheredLocked. */
+function lockedCall(action: 'activate' | 'deactivate', fn: () => void): void {
+  try {
+    fn()
+  } catch (err) {
+    if (String((err as Error)?.message).startsWith('ERR_TETHERED_LOCKED')) throw new TetheredLocked(action)
+    throw err
+  }
 }
 
 /** Enforces `options.allow` on every connection, send and lookup of this process. */
@@ -102,8 +113,10 @@ export function activate(options: ActivateOptions): void {
   if (typeof externalSubprocessPolicy !== 'string' || !SUBPROCESS_POLICIES.has(externalSubprocessPolicy)) {
     throw invalidArgValue(`externalSubprocessPolicy must be 'warn', 'allow' or 'block', got ${describe(externalSubprocessPolicy)}`)
   }
+  const denyNativeAddons = validateBool(opts.denyNativeAddons, 'denyNativeAddons', false)
+  if (denyNativeAddons && !locked) throw invalidArgValue('denyNativeAddons needs locked: true')
   const compiled = compileRules(allow, allowLocalhost)
-  checkToken(lockToken, 'activate')
+  if (!native.unlocks(lockToken)) throw new TetheredLocked('activate')
   installShims()
   const next: GlobalOptions = Object.freeze({
     logOnly,
@@ -121,7 +134,17 @@ export function activate(options: ActivateOptions): void {
   } catch {
     // No hostname: no self-lookup exemption.
   }
-  native.setGlobalPolicy(compiled, localHostname, logOnly, failClosed)
+  if (locked) {
+    // Protect first, then lock: a failure here leaves the previous policy in place.
+    lockPatches()
+    harden({ denyNativeAddons })
+    syncBuiltinESMExports()
+    Object.freeze(native)
+    startVerifying()
+  }
+  lockedCall('activate', () =>
+    native.setGlobalPolicy(lockToken, compiled, { localHostname, logOnly, failClosed, locked }, locked ? lockToken : null),
+  )
   state.global = next
   setLogger(logger)
   log('debug', `tethered: activated with ${allow.length} rules (logOnly=${logOnly})`)
@@ -132,9 +155,11 @@ export function deactivate(options?: DeactivateOptions): void {
   const opts = validateOptions(options, 'options')
   rejectUnknownKeys(opts, new Set(['lockToken']), 'deactivate')
   const token = opts.lockToken === undefined ? null : (opts.lockToken as object | null)
-  checkToken(token, 'deactivate')
+  if (!native.unlocks(token)) throw new TetheredLocked('deactivate')
   if (state.global === null && !native.globalFlags().active) return
-  native.setGlobalPolicy(null, '', false, false)
+  lockedCall('deactivate', () =>
+    native.setGlobalPolicy(token, null, { localHostname: '', logOnly: false, failClosed: false, locked: false }, null),
+  )
   state.global = null
   log('debug', 'tethered: deactivated')
   setLogger(stderrLogger)

@@ -1,6 +1,7 @@
 // The decision every shim asks for: one native call per check, then reporting. Returns the
 // error to deliver, or null when the egress may proceed (allowed, or only reported).
 import { EgressBlocked, type EgressKind } from './egress-blocked'
+import { verifyIntegrity } from './integrity'
 import { log } from './logger'
 import { native } from './native'
 import { reportBlock } from './report'
@@ -20,6 +21,9 @@ function resolvedFromCache(host: string, port: number): string | null {
  * the scopes of the current async context.
  */
 export function check(kind: EgressKind, host: string, port: number): EgressBlocked | null {
+  if (!verifyIntegrity()) {
+    return new EgressBlocked(host, port < 0 ? null : port, { kind })
+  }
   const frame = currentFrame()
   let first = -1
   for (;;) {

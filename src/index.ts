@@ -6,3 +6,14 @@ export type { Logger } from './logger'
 export { Policy, type PolicyOptions } from './policy'
 export type { BlockInfo } from './report'
 export { scope, type Scope, type ScopeOptions } from './scope'
+
+// Locked deployments rely on these staying what they are: no swapping an error class or an
+// export (checked by the tamper suite).
+import { EgressBlocked as EgressBlockedClass, TetheredLocked as TetheredLockedClass } from './egress-blocked'
+import { InvalidRuleError as InvalidRuleErrorClass } from './errors'
+import { Policy as PolicyClass } from './policy'
+for (const cls of [EgressBlockedClass, TetheredLockedClass, InvalidRuleErrorClass, PolicyClass]) {
+  Object.freeze(cls.prototype)
+  Object.freeze(cls)
+}
+Object.freeze(module.exports)

@@ -20,13 +20,56 @@ export interface RuleProblem {
   kind: 'empty' | 'url' | 'port-range' | 'matches-all' | 'malformed'
   message: string
 }
+/** The settings `setGlobalPolicy` takes besides the policy. */
+export interface GlobalSettings {
+  localHostname: string
+  logOnly: boolean
+  failClosed: boolean
+  locked: boolean
+}
+export interface GlobalFlags {
+  active: boolean
+  logOnly: boolean
+  failClosed: boolean
+  locked: boolean
+  tampered: boolean
+}
+/** Opaque proof that this copy of tethered installed the isolate's shims. */
+export interface Capability {
+  readonly __capability: never
+}
+
+/** The raw Node-API module. */
+interface RawBinding {
+  nativeVersion(): string
+  claim(): Capability | null
+  compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
+  normalizeHost(host: string): string
+  isIp(host: string): boolean
+  setGlobalPolicy(token: unknown, policy: CompiledPolicy | null, settings: GlobalSettings, newToken: object | null): void
+  unlocks(token: unknown): boolean
+  globalFlags(): GlobalFlags
+  reportTamper(): boolean
+  recordResolution(capability: Capability, hostname: string, addresses: string[]): void
+  resolvedFrom(ip: string): string | null
+  clearResolutions(capability: Capability): void
+  scopeChain(policy: CompiledPolicy): ScopeChain
+  scopeOverlap(rules: string[]): number[]
+  checkEgress(host: string, port: number, scopes: ScopeChain | null | undefined, firstScope: number): number
+}
+
+/** What the rest of tethered uses: the raw module with the capability applied. */
 export interface NativeBinding {
   nativeVersion(): string
   compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
   normalizeHost(host: string): string
   isIp(host: string): boolean
-  setGlobalPolicy(policy: CompiledPolicy | null, localHostname: string, logOnly: boolean, failClosed: boolean): void
-  globalFlags(): { active: boolean; logOnly: boolean; failClosed: boolean }
+  setGlobalPolicy(token: unknown, policy: CompiledPolicy | null, settings: GlobalSettings, newToken: object | null): void
+  unlocks(token: unknown): boolean
+  globalFlags(): GlobalFlags
+  reportTamper(): boolean
+  /** True when this copy of tethered holds the isolate's capability. */
+  readonly capable: boolean
   recordResolution(hostname: string, addresses: string[]): void
   resolvedFrom(ip: string): string | null
   clearResolutions(): void
@@ -64,16 +107,16 @@ function packageVersion(): string {
   return JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')).version
 }
 
-function load(): NativeBinding {
+function load(): RawBinding {
   const tried: string[] = []
   const triples = platformTriples()
   for (const triple of triples) {
     // A development checkout has the binary at the package root (`npm run build`); a published
     // package never does (see "files"), so installs always use the platform package.
     for (const id of [join(packageRoot, `tethered.${triple}.node`), `tethered-${triple}`]) {
-      let binding: NativeBinding
+      let binding: RawBinding
       try {
-        binding = requireHere(id) as NativeBinding
+        binding = requireHere(id) as RawBinding
       } catch (err) {
         tried.push(`${id}: ${(err as Error).message.split('\n')[0]}`)
         continue
@@ -98,4 +141,32 @@ function load(): NativeBinding {
   throw error
 }
 
-export const native: NativeBinding = load()
+const raw = load()
+// Claimed before any application code can ask: the copy of tethered loaded first owns it.
+const capability = raw.claim()
+
+/**
+ * The binding as tethered uses it. A plain object (not the module itself) so that locked mode
+ * can freeze it; the capability stays in this module's closure.
+ */
+export const native: NativeBinding = {
+  nativeVersion: () => raw.nativeVersion(),
+  compilePolicy: (rules, allowLocalhost) => raw.compilePolicy(rules, allowLocalhost),
+  normalizeHost: (host) => raw.normalizeHost(host),
+  isIp: (host) => raw.isIp(host),
+  setGlobalPolicy: (token, policy, settings, newToken) => raw.setGlobalPolicy(token, policy, settings, newToken),
+  unlocks: (token) => raw.unlocks(token),
+  globalFlags: () => raw.globalFlags(),
+  reportTamper: () => raw.reportTamper(),
+  capable: capability !== null,
+  recordResolution: (hostname, addresses) => {
+    if (capability !== null) raw.recordResolution(capability, hostname, addresses)
+  },
+  resolvedFrom: (ip) => raw.resolvedFrom(ip),
+  clearResolutions: () => {
+    if (capability !== null) raw.clearResolutions(capability)
+  },
+  scopeChain: (policy) => raw.scopeChain(policy),
+  scopeOverlap: (rules) => raw.scopeOverlap(rules),
+  checkEgress: raw.checkEgress,
+}

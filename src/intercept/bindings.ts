@@ -2,6 +2,7 @@
 // Under `node --permission` `process.binding` is refused: then only the JS layer is installed
 // and the caller warns once.
 import { log } from '../logger'
+import { lockIfLocked, registerPatch } from '../protect'
 
 type Binding = Record<string, unknown>
 
@@ -41,5 +42,7 @@ export function patchMethod(target: object, key: string, wrap: (original: (...ar
   Object.defineProperty(wrapped, 'name', { value: (original as { name: string }).name, configurable: true })
   Object.defineProperty(wrapped, 'length', { value: (original as { length: number }).length, configurable: true })
   holder[key] = wrapped
+  registerPatch(holder, key, wrapped)
+  lockIfLocked(holder, key)
   return true
 }

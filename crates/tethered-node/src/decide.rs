@@ -61,6 +61,9 @@ pub fn check_egress(
     scopes: Option<&ScopeChain>,
     first_scope: i32,
 ) -> NapiResult<i32> {
+    if crate::lock::TAMPERED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(BLOCKED_BY_GLOBAL);
+    }
     let port = port_arg(port);
     let global = current_global()?;
     let normalized = tethered_core::normalize_host(&host);

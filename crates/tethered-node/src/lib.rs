@@ -3,9 +3,11 @@
 //! shares, because the `.node` library is loaded once per process.
 
 mod decide;
+mod lock;
 mod policy;
 mod state;
 
 pub use decide::*;
+pub use lock::*;
 pub use policy::*;
 pub use state::*;

@@ -1,9 +1,13 @@
 //! Process-wide enforcement state, shared by the main thread and every worker thread.
 
+use napi::Env;
+use napi::{Unknown, UnknownRef};
 use napi_derive::napi;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use tethered_core::{IpHostCache, Policy};
 
+use crate::lock::{Capability, LOCKED, TAMPERED, locked_error, relock, token_matches};
 use crate::policy::{CompiledPolicy, NapiResult, poisoned};
 
 /// The policy set by `activate()`, with the options the decision itself needs.
@@ -23,6 +27,8 @@ pub struct GlobalFlags {
     pub active: bool,
     pub log_only: bool,
     pub fail_closed: bool,
+    pub locked: bool,
+    pub tampered: bool,
 }
 
 pub(crate) static GLOBAL: RwLock<Option<Arc<Global>>> = RwLock::new(None);
@@ -32,27 +38,53 @@ pub(crate) fn current_global() -> NapiResult<Option<Arc<Global>>> {
     Ok(GLOBAL.read().map_err(|_| poisoned())?.clone())
 }
 
+/// The options of `setGlobalPolicy` besides the policy itself.
+#[napi(object)]
+pub struct GlobalSettings {
+    /// `os.hostname()`, exempt from lookup checks.
+    pub local_hostname: String,
+    pub log_only: bool,
+    pub fail_closed: bool,
+    /// Lock the new policy with `new_token`.
+    pub locked: bool,
+}
+
 /// Installs (or with `None`, removes) the global policy; the IP cache is cleared with it.
+/// While locked, `token` must be the locking object; `new_token` locks the new policy.
 #[napi(catch_unwind)]
 pub fn set_global_policy(
+    env: Env,
+    token: Unknown<'_>,
     policy: Option<&CompiledPolicy>,
-    local_hostname: String,
-    log_only: bool,
-    fail_closed: bool,
+    settings: GlobalSettings,
+    new_token: Option<UnknownRef<false>>,
 ) -> NapiResult<()> {
+    if !token_matches(&env, &token)? {
+        if let Some(unused) = new_token {
+            unused.unref(&env)?;
+        }
+        return Err(locked_error());
+    }
+    let locked = settings.locked && policy.is_some() && new_token.is_some();
     let next = policy.map(|p| {
         Arc::new(Global {
             policy: p.inner.clone(),
-            local_hostname: tethered_core::normalize_host(&local_hostname).into_owned(),
-            log_only,
-            fail_closed,
+            local_hostname: tethered_core::normalize_host(&settings.local_hostname).into_owned(),
+            log_only: settings.log_only,
+            fail_closed: settings.fail_closed,
         })
     });
     let mut global = GLOBAL.write().map_err(|_| poisoned())?;
     let mut cache = CACHE.lock().map_err(|_| poisoned())?;
     *global = next;
     cache.clear();
-    Ok(())
+    relock(&env, locked, new_token)
+}
+
+/// True when `token` would unlock the current lock (or nothing is locked).
+#[napi(catch_unwind)]
+pub fn unlocks(env: Env, token: Unknown<'_>) -> NapiResult<bool> {
+    token_matches(&env, &token)
 }
 
 /// Whether a global policy is active (in any thread of the process) and its options.
@@ -63,18 +95,26 @@ pub fn global_flags() -> NapiResult<GlobalFlags> {
             active: true,
             log_only: g.log_only,
             fail_closed: g.fail_closed,
+            locked: LOCKED.load(Ordering::SeqCst),
+            tampered: TAMPERED.load(Ordering::SeqCst),
         },
         None => GlobalFlags {
             active: false,
             log_only: false,
             fail_closed: false,
+            locked: false,
+            tampered: TAMPERED.load(Ordering::SeqCst),
         },
     })
 }
 
 /// Records that `hostname` resolved to `addresses`, so connects to them are judged by the name.
 #[napi(catch_unwind)]
-pub fn record_resolution(hostname: String, addresses: Vec<String>) -> NapiResult<()> {
+pub fn record_resolution(
+    _capability: &Capability,
+    hostname: String,
+    addresses: Vec<String>,
+) -> NapiResult<()> {
     let host = tethered_core::normalize_host(&hostname);
     let mut cache = CACHE.lock().map_err(|_| poisoned())?;
     for ip in &addresses {
@@ -92,7 +132,7 @@ pub fn resolved_from(ip: String) -> NapiResult<Option<String>> {
 
 /// Empties the IP -> hostname cache.
 #[napi(catch_unwind)]
-pub fn clear_resolutions() -> NapiResult<()> {
+pub fn clear_resolutions(_capability: &Capability) -> NapiResult<()> {
     CACHE.lock().map_err(|_| poisoned())?.clear();
     Ok(())
 }
