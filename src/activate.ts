@@ -94,6 +94,15 @@ function lockedCall(action: 'activate' | 'deactivate', fn: () => void): void {
   }
 }
 
+/** Locked mode for this thread's JS: protected shims, closed debugger doors, verification. */
+export function lockThisThread(options: { denyNativeAddons: boolean }): void {
+  lockPatches()
+  harden(options)
+  syncBuiltinESMExports()
+  Object.freeze(native)
+  startVerifying()
+}
+
 /** Enforces `options.allow` on every connection, send and lookup of this process. */
 export function activate(options: ActivateOptions): void {
   if (options === null || typeof options !== 'object') {
@@ -134,16 +143,15 @@ export function activate(options: ActivateOptions): void {
   } catch {
     // No hostname: no self-lookup exemption.
   }
-  if (locked) {
-    // Protect first, then lock: a failure here leaves the previous policy in place.
-    lockPatches()
-    harden({ denyNativeAddons })
-    syncBuiltinESMExports()
-    Object.freeze(native)
-    startVerifying()
-  }
+  // Protect first, then lock: a failure here leaves the previous policy in place.
+  if (locked) lockThisThread({ denyNativeAddons })
   lockedCall('activate', () =>
-    native.setGlobalPolicy(lockToken, compiled, { localHostname, logOnly, failClosed, locked }, locked ? lockToken : null),
+    native.setGlobalPolicy(
+      lockToken,
+      compiled,
+      { allow, allowLocalhost, externalSubprocessPolicy, localHostname, logOnly, failClosed, locked },
+      locked ? lockToken : null,
+    ),
   )
   state.global = next
   setLogger(logger)
@@ -158,7 +166,12 @@ export function deactivate(options?: DeactivateOptions): void {
   if (!native.unlocks(token)) throw new TetheredLocked('deactivate')
   if (state.global === null && !native.globalFlags().active) return
   lockedCall('deactivate', () =>
-    native.setGlobalPolicy(token, null, { localHostname: '', logOnly: false, failClosed: false, locked: false }, null),
+    native.setGlobalPolicy(
+      token,
+      null,
+      { allow: [], allowLocalhost: true, externalSubprocessPolicy: 'warn', localHostname: '', logOnly: false, failClosed: false, locked: false },
+      null,
+    ),
   )
   state.global = null
   log('debug', 'tethered: deactivated')

@@ -56,3 +56,16 @@ export class TetheredLocked extends Error {
     this.name = 'TetheredLocked'
   }
 }
+
+/** A process launch refused by `externalSubprocessPolicy: 'block'` or by locked mode. */
+export class SubprocessBlocked extends Error {
+  readonly code = 'ERR_TETHERED_SUBPROCESS_BLOCKED'
+  /** The command that was refused. */
+  readonly command: string
+
+  constructor(command: string, reason: string) {
+    super(`Blocked by tethered: ${command} — ${reason}`)
+    this.name = 'SubprocessBlocked'
+    this.command = command
+  }
+}

@@ -17,3 +17,11 @@ for (const cls of [EgressBlockedClass, TetheredLockedClass, InvalidRuleErrorClas
   Object.freeze(cls)
 }
 Object.freeze(module.exports)
+
+// The Worker class is replaced as soon as tethered loads, not at activate(): code that takes
+// `const { Worker } = require('worker_threads')` between the two would otherwise keep the
+// original. (ESM named imports are live and re-synced.)
+import { installWorkers } from './workers'
+import { syncBuiltinESMExports } from 'node:module'
+installWorkers()
+syncBuiltinESMExports()

@@ -22,6 +22,10 @@ export interface RuleProblem {
 }
 /** The settings `setGlobalPolicy` takes besides the policy. */
 export interface GlobalSettings {
+  /** The rules as given. */
+  allow: string[]
+  allowLocalhost: boolean
+  externalSubprocessPolicy: string
   localHostname: string
   logOnly: boolean
   failClosed: boolean
@@ -49,6 +53,7 @@ interface RawBinding {
   setGlobalPolicy(token: unknown, policy: CompiledPolicy | null, settings: GlobalSettings, newToken: object | null): void
   unlocks(token: unknown): boolean
   globalFlags(): GlobalFlags
+  globalSettings(): GlobalSettings | null
   reportTamper(): boolean
   recordResolution(capability: Capability, hostname: string, addresses: string[]): void
   resolvedFrom(ip: string): string | null
@@ -67,6 +72,8 @@ export interface NativeBinding {
   setGlobalPolicy(token: unknown, policy: CompiledPolicy | null, settings: GlobalSettings, newToken: object | null): void
   unlocks(token: unknown): boolean
   globalFlags(): GlobalFlags
+  /** The active global policy's settings from native memory (what children inherit). */
+  globalSettings(): GlobalSettings | null
   reportTamper(): boolean
   /** True when this copy of tethered holds the isolate's capability. */
   readonly capable: boolean
@@ -157,6 +164,7 @@ export const native: NativeBinding = {
   setGlobalPolicy: (token, policy, settings, newToken) => raw.setGlobalPolicy(token, policy, settings, newToken),
   unlocks: (token) => raw.unlocks(token),
   globalFlags: () => raw.globalFlags(),
+  globalSettings: () => raw.globalSettings(),
   reportTamper: () => raw.reportTamper(),
   capable: capability !== null,
   recordResolution: (hostname, addresses) => {

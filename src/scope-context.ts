@@ -5,6 +5,9 @@ import type { ScopeChain } from './native'
 import type { BlockInfo } from './report'
 
 export interface ScopeEntry {
+  /** The rules as given, for the payload of workers and child processes. */
+  readonly allow: readonly string[]
+  readonly allowLocalhost: boolean
   readonly label: string
   readonly logOnly: boolean
   readonly failClosed: boolean

@@ -78,7 +78,7 @@ function createScope(options: ScopeOptions): Scope {
   const label = (opts.label as string | undefined) ?? defaultLabel(allow)
   // Compiled once: a reusable scope or a decorator never recompiles per call.
   const compiled = compileRules(allow, allowLocalhost)
-  const entry: ScopeEntry = Object.freeze({ label, logOnly, failClosed, onBlocked })
+  const entry: ScopeEntry = Object.freeze({ allow: Object.freeze(allow), allowLocalhost, label, logOnly, failClosed, onBlocked })
   const rootFrame: ScopeFrame = Object.freeze({ chain: native.scopeChain(compiled), entries: Object.freeze([entry]) })
   // Nested frames are cached per parent frame, so entering costs a lookup, not a native call.
   const nested = new WeakMap<ScopeFrame, ScopeFrame>()

@@ -3,7 +3,7 @@
 // ours), and the UDP binding's send/send6/connect/connect6 as the ground truth.
 import dgram from 'node:dgram'
 import { check } from '../decide'
-import { ReflectApply, nextTick } from '../primordials'
+import { ObjectGetOwnPropertySymbols, ReflectApply, SymbolDescription, nextTick } from '../primordials'
 import { binding, patchMethod, uvEacces } from './bindings'
 
 type Cb = ((err: Error | null, bytes?: number) => void) | undefined
@@ -16,9 +16,30 @@ function defaultAddress(socket: UdpSocket): string {
   return socket.type === 'udp6' ? '::1' : '127.0.0.1'
 }
 
+/** A port Node will send to, or -1 (Node itself rejects the rest, port 0 included). */
 function portOf(port: unknown): number {
   const n = typeof port === 'string' ? Number(port) : port
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 65535 ? n : -1
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 65535 ? n : -1
+}
+
+const CONNECT_STATE_CONNECTED = 2
+let stateSymbol: symbol | null | undefined
+
+/**
+ * True when the socket is connected: then send() takes no destination (Node sends to the peer
+ * checked at connect() and throws if one is given), and its arguments mean something else.
+ */
+function isConnected(socket: UdpSocket): boolean {
+  if (stateSymbol === undefined) {
+    stateSymbol = null
+    const symbols = ObjectGetOwnPropertySymbols(socket)
+    for (let i = 0; i < symbols.length; i++) {
+      if (SymbolDescription(symbols[i]!) === 'state symbol') stateSymbol = symbols[i]!
+    }
+  }
+  if (stateSymbol === null) return false
+  const state = (socket as unknown as Record<symbol, { connectState?: unknown } | undefined>)[stateSymbol]
+  return state?.connectState === CONNECT_STATE_CONNECTED
 }
 
 /** Delivers a blocked send like a failed one: to the callback, else as the socket's 'error'. */
@@ -31,6 +52,7 @@ function patchSocket(): void {
   const proto = dgram.Socket.prototype as unknown as Record<string, unknown>
   patchMethod(proto, 'send', (original) =>
     function send(this: UdpSocket, ...args: unknown[]) {
+      if (isConnected(this)) return ReflectApply(original, this, args)
       // Mirror dgram's own argument shuffle: (msg, [offset, length,] port, [address,] [cb]).
       let [, offset, length, port, address, callback] = args
       if (!(address || (port && typeof port !== 'function'))) {
@@ -43,7 +65,8 @@ function patchSocket(): void {
         address = undefined
       }
       const p = portOf(port)
-      if (p >= 0) {
+      // Anything else Node rejects with its own error (bad port, non-string address).
+      if (p > 0 && (address === undefined || address === null || typeof address === 'string')) {
         const host = typeof address === 'string' && address !== '' ? address : defaultAddress(this)
         const blocked = check('udp', host, p)
         if (blocked) return deliver(this, blocked, callback as Cb)
@@ -53,12 +76,13 @@ function patchSocket(): void {
   )
   patchMethod(proto, 'connect', (original) =>
     function connect(this: UdpSocket, ...args: unknown[]) {
-      const [port, address] = args
+      const [port, address, callback] = args
       const p = portOf(port)
-      if (p > 0) {
+      if (p > 0 && (address === undefined || typeof address === 'function' || typeof address === 'string')) {
         const host = typeof address === 'string' && address !== '' ? address : defaultAddress(this)
         const blocked = check('udp', host, p)
-        if (blocked) return deliver(this, blocked, undefined)
+        // Like a failed connect in Node: to the callback if there is one, else as 'error'.
+        if (blocked) return deliver(this, blocked, (typeof address === 'function' ? address : callback) as Cb)
       }
       return ReflectApply(original, this, args)
     },

@@ -4,8 +4,12 @@
 //
 // A blocked name is never handed to a resolver. Allowed answers are recorded in the native
 // IP -> hostname cache before Node sees them, so the connect that follows is judged by the name.
+//
+// Without the bindings (`node --permission`), the c-ares queries are still reached through the
+// prototype of a Resolver's handle, and dns.lookup / dns.lookupService are wrapped at the JS level.
 import dns from 'node:dns'
 import { check } from '../decide'
+import type { EgressBlocked } from '../egress-blocked'
 import { native } from '../native'
 import { ArrayIsArray, ArrayPush, ReflectApply, nextTick } from '../primordials'
 import { binding, patchMethod } from './bindings'
@@ -63,14 +67,78 @@ function recordOnComplete(req: ReqWrap, hostname: string, answerIndex: number): 
 
 const RECORDED_QUERIES = new Set(['queryA', 'queryAaaa', 'queryAny'])
 
+// A JS-level wrapper that has just decided `host` calls through to Node with it set; the
+// binding call Node makes for it synchronously is the same lookup, so it is not checked (and,
+// in log-only mode, not reported) a second time. One use, and only for the very same string.
+let decidedHost: string | null = null
+
+function callDecided(original: (...args: unknown[]) => unknown, self: unknown, args: unknown[], host: string): unknown {
+  const previous = decidedHost
+  decidedHost = host
+  try {
+    return ReflectApply(original, self, args)
+  } finally {
+    decidedHost = previous
+  }
+}
+
+/** The check of a binding-level lookup of `host`, unless a JS-level wrapper just made it. */
+function checkLookup(host: string): EgressBlocked | null {
+  if (host === decidedHost) {
+    decidedHost = null
+    return null
+  }
+  return check('dns', host, -1)
+}
+
+/**
+ * ChannelWrap.prototype, the c-ares queries of every dns.Resolver, dns.resolve* and dns.reverse.
+ * Without the binding, a Resolver's handle leads to the same prototype.
+ */
+function channelPrototype(cares: Record<string, unknown> | null): object | null {
+  const proto = (cares?.ChannelWrap as { prototype?: object } | undefined)?.prototype
+  if (proto) return proto
+  try {
+    const handle = (new dns.Resolver() as unknown as { _handle?: object })._handle
+    const fromHandle = handle ? (Object.getPrototypeOf(handle) as Record<string, unknown> | null) : null
+    return fromHandle && typeof fromHandle.queryA === 'function' ? fromHandle : null
+  } catch {
+    return null
+  }
+}
+
+function patchQueries(proto: object): void {
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    if (!name.startsWith('query') && name !== 'getHostByAddr') continue
+    const record = RECORDED_QUERIES.has(name)
+    patchMethod(proto, name, (original) =>
+      function query(this: unknown, ...args: unknown[]) {
+        const [req, name] = args as [ReqWrap, unknown]
+        if (typeof name === 'string') {
+          const err = checkLookup(name)
+          // Never return an errno from a query binding: Node would throw it synchronously.
+          if (err) return failRequest(req, err)
+          if (record) recordOnComplete(req, name, 1)
+        }
+        return ReflectApply(original, this, args)
+      },
+    )
+  }
+}
+
 function patchCares(): boolean {
   const cares = binding('cares_wrap')
-  if (!cares) return false
+  const proto = channelPrototype(cares)
+  if (proto) patchQueries(proto)
+  if (!cares) {
+    patchCallbackApi()
+    return false
+  }
   patchMethod(cares, 'getaddrinfo', (original) =>
     function getaddrinfo(this: unknown, ...args: unknown[]) {
       const [req, hostname] = args as [ReqWrap, unknown]
       if (typeof hostname === 'string') {
-        const err = check('dns', hostname, -1)
+        const err = checkLookup(hostname)
         if (err) return failRequest(req, err)
         recordOnComplete(req, hostname, 1)
       }
@@ -81,32 +149,59 @@ function patchCares(): boolean {
     function getnameinfo(this: unknown, ...args: unknown[]) {
       const [req, address] = args as [ReqWrap, unknown]
       if (typeof address === 'string') {
-        const err = check('dns', address, -1)
+        const err = checkLookup(address)
         if (err) return failRequest(req, err)
       }
       return ReflectApply(original, this, args)
     },
   )
-  const proto = (cares.ChannelWrap as { prototype?: object } | undefined)?.prototype
-  if (proto) {
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      if (!name.startsWith('query') && name !== 'getHostByAddr') continue
-      const record = RECORDED_QUERIES.has(name)
-      patchMethod(proto, name, (original) =>
-        function query(this: unknown, ...args: unknown[]) {
-          const [req, name] = args as [ReqWrap, unknown]
-          if (typeof name === 'string') {
-            const err = check('dns', name, -1)
-            // Never return an errno from a query binding: Node would throw it synchronously.
-            if (err) return failRequest(req, err)
-            if (record) recordOnComplete(req, name, 1)
-          }
-          return ReflectApply(original, this, args)
-        },
-      )
-    }
-  }
-  return true
+  return proto !== null
+}
+
+type Callback = (...args: unknown[]) => unknown
+
+/**
+ * dns.lookup and dns.lookupService at the JS level, for when getaddrinfo/getnameinfo cannot be
+ * patched: net (and dgram on Node 20) read `dns.lookup` when they connect, so they come here too.
+ */
+function patchCallbackApi(): void {
+  const api = dns as unknown as Record<string, unknown>
+  patchMethod(api, 'lookup', (original) =>
+    function lookup(this: unknown, ...args: unknown[]) {
+      const hostname = args[0]
+      const at = typeof args[1] === 'function' ? 1 : 2
+      const callback = args[at]
+      // Anything Node would reject, or answer without a query (an IP), goes to Node as is.
+      if (typeof hostname !== 'string' || hostname === '' || native.isIp(hostname) || typeof callback !== 'function') {
+        return ReflectApply(original, this, args)
+      }
+      const err = check('dns', hostname, -1)
+      if (err) {
+        nextTick(callback as Callback, err)
+        return {}
+      }
+      const copy = args.slice()
+      copy[at] = function (this: unknown, ...answer: unknown[]) {
+        if (!answer[0]) recordAnswer(hostname, ArrayIsArray(answer[1]) ? answer[1] : [answer[1]])
+        return ReflectApply(callback as Callback, this, answer)
+      }
+      return callDecided(original, this, copy, hostname)
+    },
+  )
+  patchMethod(api, 'lookupService', (original) =>
+    function lookupService(this: unknown, ...args: unknown[]) {
+      const [address, , callback] = args
+      if (typeof address === 'string' && typeof callback === 'function') {
+        const err = check('dns', address, -1)
+        if (err) {
+          nextTick(callback as Callback, err)
+          return {}
+        }
+        return callDecided(original, this, args, address)
+      }
+      return ReflectApply(original, this, args)
+    },
+  )
 }
 
 type AsyncFn = (...args: unknown[]) => Promise<unknown>
@@ -123,7 +218,7 @@ function patchPromises(): void {
       if (typeof hostname === 'string' && hostname !== '' && !native.isIp(hostname)) {
         const err = check('dns', hostname, -1)
         if (err) throw err
-        const result = await ReflectApply(original as AsyncFn, this, args)
+        const result = await (callDecided(original, this, args, hostname) as Promise<unknown>)
         recordAnswer(hostname, ArrayIsArray(result) ? result : [result])
         return result
       }
@@ -133,9 +228,11 @@ function patchPromises(): void {
   for (const name of ['lookupService', 'reverse']) {
     patchMethod(promises, name, (original) =>
       async function reverse(this: unknown, ...args: unknown[]) {
-        if (typeof args[0] === 'string') {
-          const err = check('dns', args[0], -1)
+        const address = args[0]
+        if (typeof address === 'string') {
+          const err = check('dns', address, -1)
           if (err) throw err
+          return callDecided(original, this, args, address)
         }
         return ReflectApply(original as AsyncFn, this, args)
       },

@@ -6,6 +6,9 @@ import { log } from '../logger'
 import { installDgram } from './dgram'
 import { installDns } from './dns'
 import { installNet } from './net'
+import { installRequestShims } from './request'
+import { installSubprocess } from '../subprocess'
+import { installWorkers } from '../workers'
 
 let installed = false
 
@@ -13,6 +16,9 @@ export function installShims(): void {
   if (installed) return
   installed = true
   const complete = [installDns(), installNet(), installDgram()]
+  installRequestShims()
+  installWorkers()
+  installSubprocess()
   syncBuiltinESMExports()
   if (complete.includes(false)) {
     log('warn', 'tethered: the binding-level layer is missing (e.g. under --permission); raw handles are not checked')

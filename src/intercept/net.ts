@@ -73,7 +73,8 @@ function patchSocketConnect(): void {
       // net.connect() passes one already-normalized [options, callback] array.
       const normalized = args.length === 1 && ArrayIsArray(args[0]) ? (args[0] as unknown[]) : normalizeArgs(args)
       const options = normalized[0] as ConnectOptions | undefined
-      if (!options || typeof options !== 'object' || options.path !== undefined) {
+      // Node dials a pipe only for a truthy `path`: http's Agent passes `path: null` for TCP.
+      if (!options || typeof options !== 'object' || options.path) {
         return ReflectApply(original, this, args)
       }
       const host = options.host === undefined || options.host === null || options.host === '' ? 'localhost' : options.host

@@ -19,6 +19,8 @@ pub(crate) struct Global {
     pub log_only: bool,
     /// Block when a check fails internally.
     pub fail_closed: bool,
+    /// The settings as given, for the payload that child processes inherit.
+    pub settings: GlobalSettings,
 }
 
 /// The options of the global policy that every thread's shims need.
@@ -40,7 +42,13 @@ pub(crate) fn current_global() -> NapiResult<Option<Arc<Global>>> {
 
 /// The options of `setGlobalPolicy` besides the policy itself.
 #[napi(object)]
+#[derive(Clone)]
 pub struct GlobalSettings {
+    /// The rules as given (the policy was compiled from them).
+    pub allow: Vec<String>,
+    pub allow_localhost: bool,
+    /// `warn`, `allow` or `block`.
+    pub external_subprocess_policy: String,
     /// `os.hostname()`, exempt from lookup checks.
     pub local_hostname: String,
     pub log_only: bool,
@@ -72,6 +80,7 @@ pub fn set_global_policy(
             local_hostname: tethered_core::normalize_host(&settings.local_hostname).into_owned(),
             log_only: settings.log_only,
             fail_closed: settings.fail_closed,
+            settings: settings.clone(),
         })
     });
     let mut global = GLOBAL.write().map_err(|_| poisoned())?;
@@ -79,6 +88,17 @@ pub fn set_global_policy(
     *global = next;
     cache.clear();
     relock(&env, locked, new_token)
+}
+
+/// The settings of the active global policy (what child processes inherit), read from native
+/// memory so that JS cannot alter what a child receives.
+#[napi(catch_unwind)]
+pub fn global_settings() -> NapiResult<Option<GlobalSettings>> {
+    Ok(current_global()?.map(|g| {
+        let mut settings = g.settings.clone();
+        settings.locked = LOCKED.load(Ordering::SeqCst);
+        settings
+    }))
 }
 
 /// True when `token` would unlock the current lock (or nothing is locked).

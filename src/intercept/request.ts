@@ -1,0 +1,329 @@
+// Request-level checks: every http/https request and every undici request (fetch, WebSocket,
+// the undici npm package) is checked against its REAL target, in the async context of the
+// code that made it, before a socket is assigned or a byte is written.
+//
+// The socket level cannot do this alone (NODE-INTERNALS.md §7, §10): through a proxy it only
+// sees the proxy's address; a keep-alive socket opened in one context carries requests from
+// another without any connect; a queued request's connection is opened in the previous
+// request's context. Socket-level checks stay in place (they are the ground truth for what is
+// dialled); this layer adds the target of each request.
+//
+// Hooks, chosen for running synchronously in the requester's context before anything is sent:
+// - http/https: `http.Agent.prototype.addRequest` (https.Agent inherits it). ClientRequest
+//   calls it at the end of its constructor, before the agent picks a pooled socket, queues
+//   the request or dials; every Node agent goes through it: the global agents, custom and
+//   keep-alive agents, `agent: false` (a fresh Agent) and the env-proxy agents of Node 22+,
+//   whose options still name the target (the agent swaps in the proxy only when it dials).
+//   The `http.client.request.created` channel is no substitute: it fires after addRequest
+//   returned, i.e. after a connection was started; `http.client.request.start` fires after
+//   the request was written to a reused socket.
+//   Backstop on Node 22+: that `created` channel, for requests that skipped the wrapper (an
+//   agent whose own addRequest does not call Node's, or no agent with a `createConnection`
+//   option). It still runs before any byte of the request is written (ClientRequest writes
+//   only once its socket is attached, on a later tick) but after the custom code started.
+// - undici: the `undici:request:create` diagnostics channel. Channels are process-wide by
+//   name, so it covers Node's bundled undici (fetch, WebSocket, EventSource) and every copy
+//   of the undici package alike, whatever the dispatcher (Agent, Pool, Client, ProxyAgent,
+//   EnvHttpProxyAgent, interceptors). It fires in the Request constructor, inside the
+//   dispatch call made in the requester's context, before the request is queued.
+//
+// Never throw from a channel subscriber: Node turns that into an uncaught exception.
+import dc from 'node:diagnostics_channel'
+import http from 'node:http'
+import { check } from '../decide'
+import type { EgressBlocked } from '../egress-blocked'
+import { log } from '../logger'
+import { ReflectApply, StringIndexOf, nextTick } from '../primordials'
+import { patchMethod } from './bindings'
+
+// Captured like the shared primordials: a replaced built-in must not change a decision.
+const URLCtor = URL
+const NumberCtor = Number
+const NumberIsInteger = Number.isInteger
+const StringSlice: (s: string, start: number, end?: number) => string = (s, start, end) =>
+  ReflectApply(String.prototype.slice, s, end === undefined ? [start] : [start, end])
+const StringLastIndexOf: (s: string, search: string) => number = (s, search) =>
+  ReflectApply(String.prototype.lastIndexOf, s, [search])
+const StringToLowerCase: (s: string) => string = (s) => ReflectApply(String.prototype.toLowerCase, s, [])
+const StringCharCodeAt: (s: string, i: number) => number = (s, i) => ReflectApply(String.prototype.charCodeAt, s, [i])
+const ObjectIsPrototypeOf: (proto: object, value: unknown) => boolean = (proto, value) =>
+  ReflectApply(Object.prototype.isPrototypeOf, proto, [value])
+const weakSetAdd = WeakSet.prototype.add
+const weakSetHas = WeakSet.prototype.has
+
+const CHAR_SLASH = 47
+const CHAR_STAR = 42
+const CHAR_OPEN_BRACKET = 91
+const CHAR_CLOSE_BRACKET = 93
+
+interface Target {
+  host: string
+  port: number
+}
+
+// ---------------------------------------------------------------- parsing targets
+
+function portNumber(port: unknown): number {
+  const n = typeof port === 'string' && port !== '' ? NumberCtor(port) : port
+  return typeof n === 'number' && NumberIsInteger(n) && n >= 0 && n <= 65535 ? n : -1
+}
+
+function defaultPort(scheme: string): number {
+  switch (StringToLowerCase(scheme)) {
+    case 'http':
+    case 'http:':
+    case 'ws':
+    case 'ws:':
+      return 80
+    case 'https':
+    case 'https:':
+    case 'wss':
+    case 'wss:':
+      return 443
+    default:
+      return -1
+  }
+}
+
+/** `[::1]` -> `::1`: the engine takes bare IPv6 literals. */
+function unbracket(host: string): string {
+  const last = host.length - 1
+  return last > 0 && StringCharCodeAt(host, 0) === CHAR_OPEN_BRACKET && StringCharCodeAt(host, last) === CHAR_CLOSE_BRACKET
+    ? StringSlice(host, 1, last)
+    : host
+}
+
+/** `host:port`, `[v6]:port`, `host` (-> `fallbackPort`). A bare IPv6 has no port. */
+function parseAuthority(authority: string, fallbackPort: number): Target | null {
+  const at = StringLastIndexOf(authority, '@')
+  if (at !== -1) authority = StringSlice(authority, at + 1)
+  if (authority === '') return null
+  if (StringCharCodeAt(authority, 0) === CHAR_OPEN_BRACKET) {
+    const close = StringIndexOf(authority, ']')
+    if (close === -1) return null
+    const host = StringSlice(authority, 1, close)
+    const rest = StringSlice(authority, close + 1)
+    if (rest === '') return { host, port: fallbackPort }
+    if (StringCharCodeAt(rest, 0) !== 58 /* ':' */) return null
+    const port = portNumber(StringSlice(rest, 1))
+    return port < 0 ? null : { host, port }
+  }
+  const colon = StringLastIndexOf(authority, ':')
+  if (colon === -1) return { host: authority, port: fallbackPort }
+  if (StringIndexOf(authority, ':') !== colon) return { host: authority, port: fallbackPort } // bare IPv6
+  const port = portNumber(StringSlice(authority, colon + 1))
+  return port < 0 ? null : { host: StringSlice(authority, 0, colon), port }
+}
+
+/** An origin as undici stores it (`http://host:port`, already normalized by URL). */
+function parseOrigin(origin: string): Target | null {
+  const sep = StringIndexOf(origin, '://')
+  if (sep <= 0) return null
+  let authority = StringSlice(origin, sep + 3)
+  const slash = StringIndexOf(authority, '/')
+  if (slash !== -1) authority = StringSlice(authority, 0, slash)
+  const port = defaultPort(StringSlice(origin, 0, sep))
+  const target = parseAuthority(authority, port)
+  return target && target.port >= 0 ? target : null
+}
+
+/**
+ * The target a request line names besides its connection: the authority of a CONNECT, or
+ * the URL of an absolute-form request (how a request goes through an HTTP proxy: the env
+ * proxy of Node's http, undici's non-tunnelling proxy, or a hand-made proxied request).
+ * `undefined` when the path is origin-form (the connection's target is the target).
+ */
+function pathTarget(method: unknown, path: unknown): Target | null | undefined {
+  if (typeof path !== 'string' || path === '') return undefined
+  if (method === 'CONNECT') return parseAuthority(path, 443)
+  const first = StringCharCodeAt(path, 0)
+  if (first === CHAR_SLASH || first === CHAR_STAR || StringIndexOf(path, '://') === -1) return undefined
+  let url: URL
+  try {
+    url = new URLCtor(path)
+  } catch {
+    return undefined // not a URL: a proxy cannot route it either
+  }
+  const port = url.port === '' ? defaultPort(url.protocol) : portNumber(url.port)
+  return port < 0 ? null : { host: unbracket(url.hostname), port }
+}
+
+const sameTarget = (a: Target, b: Target): boolean => a.port === b.port && a.host === b.host
+
+/**
+ * Checks the connection target and, when the request line names another one, that too.
+ * An unparsable request-line target is judged by the connection target alone.
+ */
+function checkTargets(connection: Target, method: unknown, path: unknown): EgressBlocked | null {
+  const blocked = check('request', connection.host, connection.port)
+  if (blocked) return blocked
+  const named = pathTarget(method, path)
+  if (!named || sameTarget(named, connection)) return null
+  return check('request', named.host, named.port)
+}
+
+// ---------------------------------------------------------------- http / https
+
+interface AgentLike {
+  options?: { host?: unknown; port?: unknown; socketPath?: unknown } | null
+  defaultPort?: unknown
+}
+interface RequestOptions {
+  host?: unknown
+  port?: unknown
+  socketPath?: unknown
+}
+interface ClientRequestLike {
+  method?: unknown
+  path?: unknown
+  host?: unknown
+  protocol?: unknown
+  agent?: AgentLike | null | false
+  destroy(err?: Error): unknown
+  getHeader?(name: string): unknown
+}
+
+/** Requests the addRequest wrapper has seen (the `created` backstop skips them). */
+const checkedRequests = new WeakSet<object>()
+
+const ClientRequestProto = http.ClientRequest.prototype as unknown as object
+const onSocket = (http.ClientRequest.prototype as unknown as { onSocket: (socket: unknown, err?: Error) => void }).onSocket
+
+/**
+ * The address addRequest will connect to: the request's options overridden by the agent's own
+ * (`{ ...options, ...this.options }` in Node's Agent), or null for a unix socket.
+ */
+function agentTarget(agent: AgentLike, options: unknown, legacyPort: unknown): Target | null {
+  let host: unknown
+  let port: unknown
+  if (typeof options === 'string') {
+    host = options // legacy addRequest(req, host, port, localAddress)
+    port = legacyPort
+  } else if (options && typeof options === 'object') {
+    const o = options as RequestOptions
+    if (o.socketPath) return null
+    host = o.host
+    port = o.port
+  }
+  const own = agent && typeof agent === 'object' ? agent.options : null
+  if (own && typeof own === 'object') {
+    if (own.socketPath) return null
+    if (own.host !== undefined) host = own.host
+    if (own.port !== undefined) port = own.port
+  }
+  let p = portNumber(port)
+  if (p <= 0) p = portNumber(agent?.defaultPort)
+  if (p <= 0) p = 80
+  return { host: typeof host === 'string' && host !== '' ? unbracket(host) : 'localhost', port: p }
+}
+
+/**
+ * Fails a request that never reached its agent the way Node fails one whose connection could
+ * not be created: 'error' (our EgressBlocked) then 'close', on the next tick.
+ */
+function failUnsent(req: ClientRequestLike, err: EgressBlocked): void {
+  if (ObjectIsPrototypeOf(ClientRequestProto, req)) {
+    ReflectApply(onSocket, req, [null, err])
+  } else if (req && typeof req.destroy === 'function') {
+    nextTick(() => req.destroy(err))
+  }
+}
+
+function patchAgent(): void {
+  patchMethod(http.Agent.prototype, 'addRequest', (original) =>
+    function addRequest(this: AgentLike, ...args: unknown[]) {
+      const req = args[0] as ClientRequestLike
+      if (req && typeof req === 'object') ReflectApply(weakSetAdd, checkedRequests, [req])
+      const target = agentTarget(this, args[1], args[2])
+      const blocked = target ? checkTargets(target, req?.method, req?.path) : null
+      if (blocked) return failUnsent(req, blocked)
+      return ReflectApply(original, this, args)
+    },
+  )
+}
+
+/**
+ * The backstop's view of a request it did not see go through Node's addRequest: the host is
+ * `req.host`; the port is not kept on the request, so it comes from the Host header Node
+ * derived from it (`host:port`, the port left out when it is the default) when that header
+ * names the same host, else from the agent's or the protocol's default.
+ */
+function createdTarget(req: ClientRequestLike): Target {
+  const host = typeof req.host === 'string' && req.host !== '' ? unbracket(req.host) : 'localhost'
+  const agent = req.agent
+  let port = portNumber(agent ? agent.defaultPort : undefined)
+  if (port <= 0) port = defaultPort(typeof req.protocol === 'string' ? req.protocol : 'http:')
+  if (port <= 0) port = 80
+  let header: unknown
+  try {
+    header = typeof req.getHeader === 'function' ? req.getHeader('host') : undefined
+  } catch {
+    header = undefined
+  }
+  if (typeof header === 'string') {
+    const named = parseAuthority(header, port)
+    if (named && named.host === host) port = named.port
+  }
+  return { host, port }
+}
+
+function onRequestCreated(message: unknown): void {
+  try {
+    const req = (message as { request?: ClientRequestLike } | null)?.request
+    if (!req || typeof req !== 'object' || ReflectApply(weakSetHas, checkedRequests, [req])) return
+    const blocked = checkTargets(createdTarget(req), req.method, req.path)
+    // Synchronously: the socket (if any) is attached on a tick already queued, and the
+    // request is flushed there unless it is destroyed by then.
+    if (blocked) req.destroy(blocked)
+  } catch (err) {
+    log('warn', `tethered: error checking an http request: ${String(err)}`)
+  }
+}
+
+// ---------------------------------------------------------------- undici
+
+interface UndiciRequest {
+  origin?: unknown
+  method?: unknown
+  path?: unknown
+  aborted?: unknown
+  onError?(err: Error): unknown
+}
+
+function originTarget(origin: unknown): Target | null {
+  if (typeof origin === 'string') return parseOrigin(origin)
+  if (origin && typeof origin === 'object') {
+    const o = (origin as { origin?: unknown }).origin
+    if (typeof o === 'string') return parseOrigin(o)
+  }
+  return null
+}
+
+function onUndiciRequest(message: unknown): void {
+  try {
+    const request = (message as { request?: UndiciRequest } | null)?.request
+    if (!request || typeof request !== 'object' || request.aborted === true) return
+    const connection = originTarget(request.origin)
+    if (!connection) return // not an http(s) origin: the socket level still checks the dial
+    const blocked = checkTargets(connection, request.method, request.path)
+    if (!blocked || typeof request.onError !== 'function') return
+    // The Request's own error path, as undici's dispatch takes it for a request it refuses:
+    // the handler gets the error (fetch rejects with it as `cause`, undici.request with it),
+    // and the request is marked aborted, so the client never writes it to any socket.
+    request.onError(blocked)
+  } catch (err) {
+    log('warn', `tethered: error checking an undici request: ${String(err)}`)
+  }
+}
+
+// ---------------------------------------------------------------- install
+
+/** Node 22+ publishes it; on Node 20 the channel exists but is never published. */
+const HTTP_CREATED = 'http.client.request.created'
+const UNDICI_CREATE = 'undici:request:create'
+
+export function installRequestShims(): void {
+  patchAgent()
+  dc.subscribe(HTTP_CREATED, onRequestCreated)
+  dc.subscribe(UNDICI_CREATE, onUndiciRequest)
+}

@@ -1,0 +1,93 @@
+// tethered/register: the preload (`node --require tethered/register`, NODE_OPTIONS, and what
+// workers and child processes get injected). It runs before any application code:
+// - in a worker thread: installs this thread's shims under the process-wide policy and enters
+//   the scopes that were active where the worker was created;
+// - in a child process started by a tethered parent: activates the parent's effective policy
+//   (a locked parent gives a locked child with its own token) and enters inherited scopes;
+// - otherwise, with TETHERED_ALLOW set: activates from the TETHERED_* variables.
+// A bad configuration stops the process with a message naming the variable.
+import { isMainThread } from 'node:worker_threads'
+import { activate, lockThisThread } from './activate'
+import { readEnvConfig } from './env-config'
+import { installShims } from './intercept/index'
+import { native } from './native'
+import { PAYLOAD_VAR, type Payload, type ScopePayload, parsePayload } from './payload'
+import { type Scope, scope } from './scope'
+import { currentFrame, scopeStorage, type ScopeFrame } from './scope-context'
+import { adoptGlobal } from './state'
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`)
+  // Exit before any application code runs: an unprotected process must not start.
+  process.exit(78)
+}
+
+/** The frame of `scopes` nested outer to inner, entered for the rest of this thread's life. */
+function enterScopes(list: ScopePayload[]): void {
+  if (list.length === 0) return
+  const scopes: Scope[] = list.map((s) =>
+    scope({ allow: s.allow, allowLocalhost: s.allowLocalhost, logOnly: s.logOnly, failClosed: s.failClosed, label: s.label }),
+  )
+  let frame: ScopeFrame | undefined
+  const enter = (i: number): void => {
+    if (i === scopes.length) {
+      frame = currentFrame()
+      return
+    }
+    scopes[i]!.run(() => enter(i + 1))
+  }
+  enter(0)
+  if (frame) scopeStorage.enterWith(frame)
+}
+
+function activateFromPayload(payload: Payload): void {
+  const g = payload.global
+  if (g && !native.globalFlags().active) {
+    activate({
+      allow: g.allow,
+      allowLocalhost: g.allowLocalhost,
+      logOnly: g.logOnly,
+      failClosed: g.failClosed,
+      externalSubprocessPolicy: g.externalSubprocessPolicy as 'warn' | 'allow' | 'block',
+      ...(g.locked ? { locked: true, lockToken: {} } : {}),
+    })
+  }
+}
+
+function main(): void {
+  const text = process.env[PAYLOAD_VAR]
+  let payload: Payload | null = null
+  if (text !== undefined && text !== '') {
+    try {
+      payload = parsePayload(text)
+    } catch (err) {
+      fail(`tethered: ${(err as Error).message}; refusing to start without the inherited egress policy`)
+    }
+  }
+  if (!isMainThread || native.globalFlags().active) {
+    // A worker (or a second preload): the policy is already process-wide native state.
+    if (!native.globalFlags().active && !payload?.scopes.length) return
+    adoptGlobal()
+    installShims()
+    if (native.globalFlags().locked) lockThisThread({ denyNativeAddons: false })
+  } else if (payload) {
+    activateFromPayload(payload)
+  } else {
+    let config
+    try {
+      config = readEnvConfig(process.env)
+    } catch (err) {
+      fail((err as Error).message)
+    }
+    if (config) {
+      try {
+        activate({ ...config, ...(config.locked ? { lockToken: {} } : {}) })
+      } catch (err) {
+        fail(`tethered: TETHERED_ALLOW: ${(err as Error).message}`)
+      }
+    }
+  }
+  if (payload) enterScopes(payload.scopes)
+}
+
+main()

@@ -1,0 +1,47 @@
+// Worker threads: the policy is process-wide native state, but each worker has its own JS and
+// needs its own shims before its code runs. worker_threads.Worker is replaced by a subclass
+// that adds `--require <register>` to execArgv (covers eval workers and `execArgv: []`) and the
+// payload (scopes active at the launch site) to the worker's environment (covers `env: {}`).
+import workerThreads from 'node:worker_threads'
+import { lockIfLocked, registerPatch } from './protect'
+import { PAYLOAD_VAR, currentPayload } from './payload'
+import { REGISTER_PATH, withPreload } from './subprocess'
+
+type WorkerOptions = ConstructorParameters<typeof workerThreads.Worker>[1]
+
+function hasPreload(execArgv: readonly string[]): boolean {
+  return execArgv.some((arg, i) => arg.includes(REGISTER_PATH) && (i === 0 || execArgv[i - 1] === '--require' || arg.startsWith('--require')))
+}
+
+export function workerOptions(options: WorkerOptions | undefined): WorkerOptions {
+  const opts: NonNullable<WorkerOptions> = { ...(options ?? {}) }
+  const execArgv = [...(opts.execArgv ?? process.execArgv)]
+  if (!hasPreload(execArgv)) execArgv.unshift('--require', REGISTER_PATH)
+  opts.execArgv = execArgv
+  const payload = currentPayload()
+  if (opts.env !== workerThreads.SHARE_ENV) {
+    const env: Record<string, string | undefined> = { ...((opts.env as Record<string, string | undefined> | undefined) ?? process.env) }
+    env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS)
+    if (payload) env[PAYLOAD_VAR] = JSON.stringify(payload)
+    else delete env[PAYLOAD_VAR]
+    opts.env = env
+  }
+  return opts
+}
+
+let installed = false
+
+export function installWorkers(): void {
+  if (installed) return
+  installed = true
+  const Original = workerThreads.Worker
+  class Worker extends Original {
+    constructor(filename: string | URL, options?: WorkerOptions) {
+      super(filename, workerOptions(options))
+    }
+  }
+  Object.defineProperty(Worker, 'name', { value: 'Worker' })
+  ;(workerThreads as unknown as Record<string, unknown>).Worker = Worker
+  registerPatch(workerThreads, 'Worker', Worker)
+  lockIfLocked(workerThreads, 'Worker')
+}
