@@ -2,7 +2,9 @@
 // error to deliver, or null when the egress may proceed (allowed, or only reported).
 import { EgressBlocked, type EgressKind } from './egress-blocked'
 import { verifyIntegrity } from './integrity'
+import { findInitiator } from './initiator'
 import { log } from './logger'
+import { allowedChannel, publishAllowed } from './observe'
 import { native } from './native'
 import { reportBlock } from './report'
 import { currentFrame, type ScopeFrame } from './scope-context'
@@ -33,11 +35,15 @@ export function check(kind: EgressKind, host: string, port: number): EgressBlock
     } catch (err) {
       return internalError(kind, host, port, err, frame)
     }
-    if (verdict === 0) return null
+    if (verdict === 0) {
+      if (allowedChannel.hasSubscribers) publishAllowed(kind, host, port, resolvedFromCache(host, port))
+      return null
+    }
     const portOrNull = port < 0 ? null : port
     const resolvedFrom = resolvedFromCache(host, port)
+    const initiator = findInitiator()
     if (verdict < 0) {
-      const error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind })
+      const error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind, initiator })
       const logOnly = verdict === REPORTED_BY_GLOBAL
       reportBlock(error, logOnly, state.global?.onBlocked ?? null)
       if (verdict === BLOCKED_BY_GLOBAL) return error
@@ -47,8 +53,8 @@ export function check(kind: EgressKind, host: string, port: number): EgressBlock
       const scopeLabel = entry?.label ?? 'scope'
       // Upstream reports a scope block on the hostname when the IP was resolved from one.
       const error = resolvedFrom
-        ? new EgressBlocked(resolvedFrom, portOrNull, { resolvedFrom, scopeLabel, kind })
-        : new EgressBlocked(host, portOrNull, { scopeLabel, kind })
+        ? new EgressBlocked(resolvedFrom, portOrNull, { resolvedFrom, scopeLabel, kind, initiator })
+        : new EgressBlocked(host, portOrNull, { scopeLabel, kind, initiator })
       reportBlock(error, entry?.logOnly ?? false, entry?.onBlocked ?? null)
       if (!entry?.logOnly) return error
       first = verdict

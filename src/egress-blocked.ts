@@ -1,4 +1,5 @@
 // EgressBlocked: what a blocked connection, send or lookup fails with.
+import type { Initiator } from './initiator'
 
 /** Where a block happened. */
 export type EgressKind = 'dns' | 'tcp' | 'udp' | 'request'
@@ -7,6 +8,7 @@ export interface EgressBlockedDetails {
   resolvedFrom?: string | null
   scopeLabel?: string | null
   kind?: EgressKind
+  initiator?: Initiator | null
 }
 
 export function displayTarget(host: string, port: number | null): string {
@@ -30,6 +32,8 @@ export class EgressBlocked extends Error {
   readonly scopeLabel: string | null
   /** Which kind of egress was blocked. */
   readonly kind: EgressKind
+  /** The npm package (nearest package.json of the first stack frame outside tethered). */
+  readonly initiator: Initiator | null
 
   constructor(host: string, port: number | null, details: EgressBlockedDetails = {}) {
     const resolvedFrom = details.resolvedFrom ?? null
@@ -45,6 +49,7 @@ export class EgressBlocked extends Error {
     this.resolvedFrom = resolvedFrom
     this.scopeLabel = scopeLabel
     this.kind = details.kind ?? 'tcp'
+    this.initiator = details.initiator ?? null
   }
 }
 

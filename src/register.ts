@@ -15,6 +15,7 @@ import { PAYLOAD_VAR, type Payload, type ScopePayload, parsePayload } from './pa
 import { type Scope, scope } from './scope'
 import { currentFrame, scopeStorage, type ScopeFrame } from './scope-context'
 import { adoptGlobal } from './state'
+import { RECORD_VAR, startRecorder } from './recorder'
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`)
@@ -40,7 +41,7 @@ function enterScopes(list: ScopePayload[]): void {
   if (frame) scopeStorage.enterWith(frame)
 }
 
-function activateFromPayload(payload: Payload): void {
+function activateFromPayload(payload: Payload, quiet: boolean): void {
   const g = payload.global
   if (g && !native.globalFlags().active) {
     activate({
@@ -49,12 +50,15 @@ function activateFromPayload(payload: Payload): void {
       logOnly: g.logOnly,
       failClosed: g.failClosed,
       externalSubprocessPolicy: g.externalSubprocessPolicy as 'warn' | 'allow' | 'block',
+      ...(quiet ? { logger: null } : {}),
       ...(g.locked ? { locked: true, lockToken: {} } : {}),
     })
   }
 }
 
 function main(): void {
+  const recordDir = process.env[RECORD_VAR]
+  if (recordDir) startRecorder(recordDir)
   const text = process.env[PAYLOAD_VAR]
   let payload: Payload | null = null
   if (text !== undefined && text !== '') {
@@ -71,7 +75,10 @@ function main(): void {
     installShims()
     if (native.globalFlags().locked) lockThisThread({ denyNativeAddons: false })
   } else if (payload) {
-    activateFromPayload(payload)
+    activateFromPayload(payload, recordDir !== undefined)
+  } else if (recordDir) {
+    // tethered record: nothing is blocked, everything is reported (to the recorder only).
+    activate({ allow: [], logOnly: true, allowLocalhost: false, logger: null, externalSubprocessPolicy: 'allow' })
   } else {
     let config
     try {

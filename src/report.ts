@@ -2,6 +2,7 @@
 // logged and never breaks the connection path.
 import { type EgressBlocked, type EgressKind, displayTarget } from './egress-blocked'
 import { log } from './logger'
+import { blockedChannel } from './observe'
 
 /** The third argument of `onBlocked`. */
 export interface BlockInfo {
@@ -22,7 +23,23 @@ export function reportBlock(error: EgressBlocked, logOnly: boolean, onBlocked: O
   const from = error.resolvedFrom && error.resolvedFrom !== error.host ? ` (resolved from ${error.resolvedFrom})` : ''
   const by = error.scopeLabel ? ` by ${error.scopeLabel}` : ''
   const mode = logOnly ? ' (log-only: allowed)' : ''
-  log('warn', `tethered: blocked ${VERB[error.kind]} ${where}${from}${by}${mode}`)
+  const who = error.initiator ? ` (initiated by ${error.initiator.name}${error.initiator.version ? `@${error.initiator.version}` : ''})` : ''
+  log('warn', `tethered: blocked ${VERB[error.kind]} ${where}${from}${by}${who}${mode}`)
+  if (blockedChannel.hasSubscribers) {
+    try {
+      blockedChannel.publish({
+        host: error.host,
+        port: error.port,
+        resolvedFrom: error.resolvedFrom,
+        scopeLabel: error.scopeLabel,
+        kind: error.kind,
+        logOnly,
+        initiator: error.initiator,
+      })
+    } catch {
+      // A subscriber's exception is Node's to report; it must not change the decision.
+    }
+  }
   if (onBlocked === null) return
   const info: BlockInfo = {
     kind: error.kind,

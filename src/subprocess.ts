@@ -11,6 +11,7 @@ import { log } from './logger'
 import { native } from './native'
 import { PAYLOAD_VAR, currentPayload } from './payload'
 import { ReflectApply } from './primordials'
+import { RECORD_VAR } from './recorder'
 
 export const REGISTER_PATH = join(__dirname, 'register.js')
 
@@ -88,6 +89,8 @@ function injectEnvPairs(envPairs: unknown): string[] | null {
     else if (!pair.startsWith(`${PAYLOAD_VAR}=`)) out.push(pair)
   }
   out.push(`NODE_OPTIONS=${withPreload(nodeOptions)}`, `${PAYLOAD_VAR}=${JSON.stringify(payload)}`)
+  const recordDir = process.env[RECORD_VAR]
+  if (recordDir && !out.some((pair) => pair.startsWith(`${RECORD_VAR}=`))) out.push(`${RECORD_VAR}=${recordDir}`)
   return out
 }
 

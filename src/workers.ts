@@ -5,6 +5,7 @@
 import workerThreads from 'node:worker_threads'
 import { lockIfLocked, registerPatch } from './protect'
 import { PAYLOAD_VAR, currentPayload } from './payload'
+import { RECORD_VAR } from './recorder'
 import { REGISTER_PATH, withPreload } from './subprocess'
 
 type WorkerOptions = ConstructorParameters<typeof workerThreads.Worker>[1]
@@ -23,6 +24,7 @@ export function workerOptions(options: WorkerOptions | undefined): WorkerOptions
     const env: Record<string, string | undefined> = { ...((opts.env as Record<string, string | undefined> | undefined) ?? process.env) }
     env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS)
     if (payload) env[PAYLOAD_VAR] = JSON.stringify(payload)
+    if (process.env[RECORD_VAR]) env[RECORD_VAR] = process.env[RECORD_VAR]
     else delete env[PAYLOAD_VAR]
     opts.env = env
   }

@@ -82,9 +82,14 @@ function patchSocketConnect(): void {
         // An IP literal makes no lookup: the binding layer decides (and reports) it.
         return ReflectApply(original, this, args)
       }
+      const custom = options.lookup
+      if (custom !== undefined && custom !== null && typeof custom !== 'function') {
+        // Node rejects it with its own ERR_INVALID_ARG_TYPE before any lookup or dial.
+        return ReflectApply(original, this, args)
+      }
       const port = portNumber(options.port)
       const blocked = check('tcp', host, port)
-      const lookup = blocked ? failingLookup(blocked) : filteringLookup(options.lookup ?? (dns.lookup as unknown as LookupFn), port)
+      const lookup = blocked ? failingLookup(blocked) : filteringLookup(custom ?? (dns.lookup as unknown as LookupFn), port)
       const rewritten = normalizeArgs([{ ...options, lookup }, normalized[1]])
       return ReflectApply(original, this, [rewritten])
     },

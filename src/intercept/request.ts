@@ -34,6 +34,8 @@ import { check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { log } from '../logger'
 import { ReflectApply, StringIndexOf, nextTick } from '../primordials'
+import { currentFrame, type ScopeFrame } from '../scope-context'
+import { type GlobalOptions, state } from '../state'
 import { patchMethod } from './bindings'
 
 // Captured like the shared primordials: a replaced built-in must not change a decision.
@@ -49,6 +51,7 @@ const StringCharCodeAt: (s: string, i: number) => number = (s, i) => ReflectAppl
 const ObjectIsPrototypeOf: (proto: object, value: unknown) => boolean = (proto, value) =>
   ReflectApply(Object.prototype.isPrototypeOf, proto, [value])
 const weakSetAdd = WeakSet.prototype.add
+const queueMicrotaskCaptured = queueMicrotask
 const weakSetHas = WeakSet.prototype.has
 
 const CHAR_SLASH = 47
@@ -150,16 +153,51 @@ function pathTarget(method: unknown, path: unknown): Target | null | undefined {
 
 const sameTarget = (a: Target, b: Target): boolean => a.port === b.port && a.host === b.host
 
+// ---------------------------------------------------------------- checking
+
+/**
+ * The last refusal, until the current job ends. One refused request can make its client ask
+ * again for the same target at once: undici's tunnelling ProxyAgent answers a refused request
+ * by opening its connection, which creates a CONNECT request for the same target. That is the
+ * same event: it fails with the same error and is not reported twice.
+ */
+interface Refusal {
+  readonly host: string
+  readonly port: number
+  readonly frame: ScopeFrame | undefined
+  readonly policy: GlobalOptions | null
+  readonly error: EgressBlocked
+}
+let lastRefusal: Refusal | null = null
+
+function forgetRefusal(): void {
+  lastRefusal = null
+}
+
+function checkTarget(target: Target): EgressBlocked | null {
+  const frame = currentFrame()
+  const last = lastRefusal
+  if (last !== null && last.port === target.port && last.host === target.host && last.frame === frame && last.policy === state.global) {
+    return last.error
+  }
+  const blocked = check('request', target.host, target.port)
+  if (blocked) {
+    if (last === null) queueMicrotaskCaptured(forgetRefusal)
+    lastRefusal = { host: target.host, port: target.port, frame, policy: state.global, error: blocked }
+  }
+  return blocked
+}
+
 /**
  * Checks the connection target and, when the request line names another one, that too.
  * An unparsable request-line target is judged by the connection target alone.
  */
 function checkTargets(connection: Target, method: unknown, path: unknown): EgressBlocked | null {
-  const blocked = check('request', connection.host, connection.port)
+  const blocked = checkTarget(connection)
   if (blocked) return blocked
   const named = pathTarget(method, path)
   if (!named || sameTarget(named, connection)) return null
-  return check('request', named.host, named.port)
+  return checkTarget(named)
 }
 
 // ---------------------------------------------------------------- http / https

@@ -1,0 +1,96 @@
+// `tethered record`: runs a command without blocking anything and prints the minimal allow
+// list that would have permitted exactly the traffic its process tree produced.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { isIP } from 'node:net'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { type RecordedEvent, RECORD_VAR } from '../recorder'
+import { runTree } from './spawn-tree'
+
+export const RECORD_HELP = `Usage: tethered record [--out FILE] -- COMMAND [ARGS...]
+
+Runs COMMAND with nothing blocked, records every destination its Node processes looked up
+or connected to, and prints at exit the minimal allow list (exact hosts and ports) that
+would have permitted exactly that traffic. --out FILE also writes the destinations with
+counts and the package that first initiated each, as JSON.`
+
+interface Destination {
+  rule: string
+  count: number
+  kinds: string[]
+  initiator: string | null
+}
+
+function ruleFor(host: string, port: number | null): string {
+  if (port === null) return host
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/** Folds raw events into rules: a lookup followed by connects to its answers is one host:port. */
+export function summarize(events: RecordedEvent[]): Destination[] {
+  const byRule = new Map<string, Destination>()
+  const connectedHosts = new Set<string>()
+  const add = (rule: string, e: RecordedEvent) => {
+    const d = byRule.get(rule) ?? { rule, count: 0, kinds: [], initiator: e.initiator }
+    d.count += e.count
+    if (!d.kinds.includes(e.kind)) d.kinds.push(e.kind)
+    d.initiator ??= e.initiator
+    byRule.set(rule, d)
+  }
+  // A connect to an IP is recorded under the name it came from only when the application asked
+  // for that name (a hostname-level event exists); an IP literal in the code stays an IP rule.
+  const named = new Set(events.filter((e) => e.port !== null && isIP(e.host) === 0).map((e) => `${e.host}\u0000${e.port}`))
+  for (const e of events) {
+    if (e.port === null) continue
+    const viaName = e.resolvedFrom !== null && named.has(`${e.resolvedFrom}\u0000${e.port}`)
+    const host = viaName ? e.resolvedFrom! : e.host
+    connectedHosts.add(host)
+    add(ruleFor(host, e.port), e)
+  }
+  for (const e of events) {
+    if (e.port !== null || connectedHosts.has(e.host)) continue
+    add(ruleFor(e.host, null), e)
+  }
+  return [...byRule.values()].sort((a, b) => a.rule.localeCompare(b.rule))
+}
+
+function readEvents(dir: string): RecordedEvent[] {
+  const events: RecordedEvent[] = []
+  for (const name of readdirSync(dir)) {
+    try {
+      events.push(...(JSON.parse(readFileSync(join(dir, name), 'utf8')) as RecordedEvent[]))
+    } catch {
+      // a process that died mid-write: its events are lost, the rest still count
+    }
+  }
+  return events
+}
+
+export async function record(argv: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    out(RECORD_HELP)
+    return 0
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tethered-record-'))
+  try {
+    const code = await runTree(positionals, { [RECORD_VAR]: dir })
+    const destinations = summarize(readEvents(dir))
+    err(`tethered record: ${destinations.length} destination${destinations.length === 1 ? '' : 's'}; allow list:`)
+    for (const d of destinations) out(d.rule)
+    if (values.out) {
+      writeFileSync(values.out, `${JSON.stringify({ allow: destinations.map((d) => d.rule), destinations }, null, 2)}\n`)
+    }
+    return code
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
