@@ -3,7 +3,7 @@
 // resolver: their answers are judged by IP rules) and happy eyeballs (blocked addresses are
 // skipped, an all-blocked list fails with EgressBlocked).
 import type { LookupAddress } from 'node:dns'
-import type net from 'node:net'
+import net from 'node:net'
 import {
   ALLOWED_V4,
   ALLOWED_V6,
@@ -136,6 +136,14 @@ netTest.serial('net: a custom lookup is never called for a blocked name', async 
   await expectBlocked(t, connectOnce('evil.test', sink.port, { lookup }), { host: 'evil.test' })
   t.is(lookup.calls, 0)
   t.is(sink.connections, 0)
+})
+
+netTest.serial("net: an invalid lookup option still gets Node's own validation error", async (t) => {
+  // Argument validation is Node's, before any lookup or dial; tethered must not change it.
+  const echo = await server(t, countingTcpServer(ALLOWED_V4))
+  activateFor(t, { allow: ['api.stripe.test'] })
+  t.throws(() => net.connect({ host: 'api.stripe.test', port: echo.port, lookup: 'nope' as never }), { code: 'ERR_INVALID_ARG_TYPE' })
+  t.is(echo.connections, 0)
 })
 
 // ------------------------------------------------------------ happy eyeballs

@@ -1,18 +1,20 @@
 // scope() follows its code path through every way Node continues work (await, Promise.all,
 // timers, nextTick, emitter listeners, dns and net callbacks), and never into work that was
-// started outside it, even when that work runs while the scope is active.
+// started outside it, even when that work runs while the scope is active; nor does a pooled
+// keep-alive connection opened outside carry a scoped request past the scope.
 //
 // Each test runs under a permissive global policy (`*.test`) with a capturing logger, so every
 // block seen here is the scope's (the label proves it) and nothing is printed.
 import { EventEmitter } from 'node:events'
 import dns from 'node:dns'
+import http from 'node:http'
 import net from 'node:net'
 import { type ExecutionContext } from 'ava'
 import { scope } from '../dist/index.mjs'
-import { ALLOWED_V4, BLOCKED_V4, dnsCount, netTest } from './harness/index.js'
+import { ALLOWED_V4, BLOCKED_V4, countingHttpServer, dnsCount, netTest } from './harness/index.js'
 import { allowed, blockedBy, isBlockedBy } from './support-scope/assert.js'
 import { activateFor } from './support-scope/global.js'
-import { type Outcome, connect, deferred, lookup, lookupPromise, resolve4, settle, withTimeout } from './support-scope/io.js'
+import { type Outcome, connect, deferred, fetchStatus, httpGet, lookup, lookupPromise, resolve4, settle, withTimeout } from './support-scope/io.js'
 import { freshName, serve } from './support-scope/zone.js'
 
 const LABEL = 'prop'
@@ -192,4 +194,22 @@ netTest.serial('work started outside the scope stays unscoped while the scope is
   only('a.test').run(() => undefined)
   await allowed(t, lookup('evil.test'), 'right after run()')
   t.is(evil.connections, 2)
+})
+
+netTest.serial('a keep-alive connection opened outside the scope cannot carry a request made inside it', async (t) => {
+  quietGlobal(t)
+  const server = await countingHttpServer(BLOCKED_V4)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(async () => {
+    agent.destroy()
+    await server.close()
+  })
+  const url = `http://evil.test:${server.port}/`
+  t.is(await allowed(t, httpGet(url, agent), 'http.get outside, opening the pooled socket'), 200)
+  await blockedBy(t, only('a.test').run(() => httpGet(url, agent)), LABEL, { host: 'evil.test', port: server.port }, 'http.get on the pooled socket')
+  t.is(await allowed(t, fetchStatus(url), 'fetch outside, opening undici\'s pooled socket'), 200)
+  await blockedBy(t, only('a.test').run(() => fetchStatus(url)), LABEL, { host: 'evil.test', port: server.port }, 'fetch on the pooled socket')
+  t.is(server.requests, 2, 'no scoped request reached the server')
+  t.is(await allowed(t, httpGet(url, agent), 'the pooled socket still works outside'), 200)
+  t.is(server.connections, 2, 'one pooled connection per client, no new dial for the blocked ones')
 })

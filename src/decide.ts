@@ -21,8 +21,11 @@ function resolvedFromCache(host: string, port: number): string | null {
 /**
  * Checks `host` (a name or an IP) and `port` (-1 for a lookup) against the global policy and
  * the scopes of the current async context.
+ *
+ * `reportLogOnly` false: a would-be block in log-only mode is not reported here, because a
+ * later check on the same path (the socket's connect) reports it; real blocks always are.
  */
-export function check(kind: EgressKind, host: string, port: number): EgressBlocked | null {
+export function check(kind: EgressKind, host: string, port: number, reportLogOnly = true): EgressBlocked | null {
   if (!verifyIntegrity()) {
     return new EgressBlocked(host, port < 0 ? null : port, { kind })
   }
@@ -45,7 +48,7 @@ export function check(kind: EgressKind, host: string, port: number): EgressBlock
     if (verdict < 0) {
       const error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind, initiator })
       const logOnly = verdict === REPORTED_BY_GLOBAL
-      reportBlock(error, logOnly, state.global?.onBlocked ?? null)
+      if (reportLogOnly || !logOnly) reportBlock(error, logOnly, state.global?.onBlocked ?? null)
       if (verdict === BLOCKED_BY_GLOBAL) return error
       first = 0
     } else {
@@ -55,7 +58,7 @@ export function check(kind: EgressKind, host: string, port: number): EgressBlock
       const error = resolvedFrom
         ? new EgressBlocked(resolvedFrom, portOrNull, { resolvedFrom, scopeLabel, kind, initiator })
         : new EgressBlocked(host, portOrNull, { scopeLabel, kind, initiator })
-      reportBlock(error, entry?.logOnly ?? false, entry?.onBlocked ?? null)
+      if (reportLogOnly || !entry?.logOnly) reportBlock(error, entry?.logOnly ?? false, entry?.onBlocked ?? null)
       if (!entry?.logOnly) return error
       first = verdict
     }
@@ -63,19 +66,32 @@ export function check(kind: EgressKind, host: string, port: number): EgressBlock
   }
 }
 
-/** A check that failed inside tethered: block if the policy fails closed, else allow and log. */
+/**
+ * A check that failed inside tethered: block if the global policy fails closed, or count as a
+ * block by the outermost fail-closed scope (its label, its callback, its log-only mode);
+ * otherwise allow and log (BEHAVIOUR.md §7.5-§7.6).
+ */
 function internalError(kind: EgressKind, host: string, port: number, err: unknown, frame: ScopeFrame | undefined): EgressBlocked | null {
-  let failClosed = state.global?.failClosed ?? false
+  let globalClosed = state.global?.failClosed ?? false
   try {
-    failClosed ||= native.globalFlags().failClosed
+    globalClosed ||= native.globalFlags().failClosed
   } catch {
-    failClosed = true // the native state itself is broken: never guess "open"
+    globalClosed = true // the native state itself is broken: never guess "open"
   }
-  failClosed ||= frame?.entries.some((e) => e.failClosed) ?? false
   const where = port < 0 ? host : `${host}:${port}`
-  if (failClosed) {
+  const portOrNull = port < 0 ? null : port
+  if (globalClosed) {
     log('error', `tethered: error checking ${where}, failing closed: ${String(err)}`)
-    return new EgressBlocked(host, port < 0 ? null : port, { kind })
+    return new EgressBlocked(host, portOrNull, { kind })
+  }
+  const entries = frame?.entries ?? []
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!
+    if (!entry.failClosed) continue
+    log('error', `tethered: error checking ${where} for ${entry.label}, failing closed: ${String(err)}`)
+    const error = new EgressBlocked(host, portOrNull, { kind, scopeLabel: entry.label, initiator: findInitiator() })
+    reportBlock(error, entry.logOnly, entry.onBlocked)
+    if (!entry.logOnly) return error
   }
   log('warn', `tethered: error checking ${where}, failing open: ${String(err)}`)
   return null

@@ -1,10 +1,12 @@
 // Locked mode closes the in-process doors around the shims: the debugger (node:inspector,
 // inspector/promises, the raw inspector binding, SIGUSR1), node:ffi (Node 26), optionally new
-// native addons. Each replacement is itself a protected patch.
+// native code (addons, SQLite extensions), and tethered's own module objects. Each replacement
+// is itself a protected patch.
 import { createRequire } from 'node:module'
+import { sep } from 'node:path'
 import { binding } from './intercept/bindings'
-import { registerPatch } from './protect'
-import { ReflectApply } from './primordials'
+import { lockIfLocked, registerPatch } from './protect'
+import { ObjectFreeze, ReflectApply } from './primordials'
 
 const requireBuiltin = createRequire(__filename)
 
@@ -23,9 +25,15 @@ function disable(exports: Record<string, unknown>, name: string, what: string): 
   try {
     Object.defineProperty(exports, name, { value: stub, writable: false, configurable: false, enumerable: true })
   } catch {
-    exports[name] = stub
-    registerPatch(exports, name, stub)
+    protectedPatch(exports, name, stub)
   }
+}
+
+/** Sets `holder[key]` and makes it a protected patch (a locked accessor once locked). */
+function protectedPatch(holder: object, key: string, value: unknown): void {
+  ;(holder as Record<string, unknown>)[key] = value
+  registerPatch(holder, key, value)
+  lockIfLocked(holder, key)
 }
 
 function disableModule(id: string, what: string): void {
@@ -42,12 +50,14 @@ function disableModule(id: string, what: string): void {
 
 function guardProcessBinding(): void {
   const original = (process as unknown as { binding(name: string): unknown }).binding
-  const guarded = function binding(this: unknown, name: string) {
-    if (name === 'inspector') throw refusal("process.binding('inspector')")
-    return ReflectApply(original, this, [name])
+  const guarded = function binding(this: unknown, name: unknown) {
+    // Node converts the name with String(); convert it once here and pass on the very string
+    // checked, or `{ toString: () => 'inspector' }` / `new String('inspector')` would get through.
+    const id = `${name as string}`
+    if (id === 'inspector') throw refusal("process.binding('inspector')")
+    return ReflectApply(original, this, [id])
   }
-  ;(process as unknown as Record<string, unknown>).binding = guarded
-  registerPatch(process, 'binding', guarded)
+  protectedPatch(process, 'binding', guarded)
 }
 
 /** A SIGUSR1 listener stops Node from opening the debugger; keep it from being removed. */
@@ -61,17 +71,74 @@ function guardSigusr1(): void {
       if (process.listeners('SIGUSR1').indexOf(listener) === -1) process.on('SIGUSR1', listener)
       return result
     }
-    ;(process as unknown as Record<string, unknown>)[method] = guarded
-    registerPatch(process, method, guarded)
+    protectedPatch(process, method, guarded)
   }
 }
 
+/** SQLite's loadExtension() (node:sqlite, Node 22+) loads native code like an addon. */
+function denySqliteExtensions(): void {
+  let sqlite: Record<string, unknown>
+  try {
+    sqlite = requireBuiltin('node:sqlite') as Record<string, unknown>
+  } catch {
+    return // not in this Node version, or behind a flag
+  }
+  for (const name of Object.keys(sqlite)) {
+    const proto = (sqlite[name] as { prototype?: Record<string, unknown> } | null)?.prototype
+    if (!proto || typeof proto.loadExtension !== 'function') continue
+    const guarded = function loadExtension(): never {
+      throw refusal('loading SQLite extensions (denyNativeAddons: true)')
+    }
+    protectedPatch(proto, 'loadExtension', guarded)
+  }
+}
+
+let addonsDenied = false
+
 function denyAddons(): void {
+  // Once: a second lock with the option must not register a second, different value.
+  if (addonsDenied) return
+  addonsDenied = true
   const guarded = function dlopen(): never {
     throw refusal('loading native addons (process.dlopen, denyNativeAddons: true)')
   }
-  ;(process as unknown as Record<string, unknown>).dlopen = guarded
-  registerPatch(process, 'dlopen', guarded)
+  protectedPatch(process, 'dlopen', guarded)
+  denySqliteExtensions()
+}
+
+/** The raw Node-API module of tethered: what native.ts loaded (recognised by its functions). */
+function isTetheredBinding(exports: unknown): exports is Record<string, unknown> {
+  if (exports === null || typeof exports !== 'object') return false
+  const e = exports as Record<string, unknown>
+  return typeof e.claim === 'function' && typeof e.checkEgress === 'function' && typeof e.nativeVersion === 'function'
+}
+
+/**
+ * tethered's own module objects are reachable by path (`require('tethered/dist/decide.js')`,
+ * `require.cache`) and the raw native module by `require()` of its file. Their exports are read
+ * at call time (`decide_1.check(...)`, `raw.recordResolution(capability, ...)`), so replacing
+ * one would swap the decision or hand out the capability: freeze them all, the native classes'
+ * prototypes included.
+ */
+function freezeInternals(): void {
+  const dist = __dirname + sep
+  const cache = requireBuiltin.cache
+  for (const file of Object.keys(cache)) {
+    const exports = cache[file]?.exports as unknown
+    if (file.startsWith(dist) && file.endsWith('.js') && exports !== null && typeof exports === 'object') {
+      ObjectFreeze(exports)
+    } else if (file.endsWith('.node') && isTetheredBinding(exports)) {
+      for (const key of Object.keys(exports)) {
+        const value = exports[key]
+        const proto = typeof value === 'function' ? (value as { prototype?: object }).prototype : undefined
+        if (proto) {
+          ObjectFreeze(proto)
+          ObjectFreeze(value)
+        }
+      }
+      ObjectFreeze(exports)
+    }
+  }
 }
 
 let hardened = false
@@ -82,9 +149,11 @@ export function harden(options: { denyNativeAddons: boolean }): void {
   if (hardened) return
   hardened = true
   binding('tcp_wrap') // make sure the binding layer is reachable before process.binding is wrapped
-  disableModule('node:inspector', 'node:inspector')
+  // inspector/promises first: it builds on node:inspector's Session and fails to load after it.
   disableModule('node:inspector/promises', 'node:inspector/promises')
+  disableModule('node:inspector', 'node:inspector')
   disableModule('node:ffi', 'node:ffi')
   guardProcessBinding()
   guardSigusr1()
+  freezeInternals()
 }

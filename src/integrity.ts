@@ -1,9 +1,12 @@
 // The per-decision integrity check of locked mode: if any shim was replaced, every connection
 // and lookup in the process is blocked from then on, and one alert goes to fd 2 directly (a
 // replaced console or process.stderr.write cannot hide it).
-import { writeSync } from 'node:fs'
+import { writeSync as fsWriteSync } from 'node:fs'
 import { native } from './native'
 import { patchesIntact } from './protect'
+
+// Captured at load: `fs.writeSync` is a writable export that code loaded later could replace.
+const writeSync = fsWriteSync
 
 const ALERT = 'tethered: TAMPER DETECTED: locked egress policy integrity violated — all network access is now blocked.\n'
 

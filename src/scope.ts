@@ -22,8 +22,8 @@ export interface ScopeOptions {
   failClosed?: boolean
   /** Called when this scope blocks (in log-only mode too). */
   onBlocked?: OnBlocked | null
-  /** Shown in errors and logs; default `scope(<first 3 rules>)`. */
-  label?: string
+  /** Shown in errors and logs; default (also for null) `scope(<first 3 rules>)`. */
+  label?: string | null
 }
 
 type AnyFn = (...args: never[]) => unknown
@@ -72,10 +72,11 @@ function createScope(options: ScopeOptions): Scope {
   const logOnly = validateBool(opts.logOnly, 'logOnly', false)
   const failClosed = validateBool(opts.failClosed, 'failClosed', false)
   const onBlocked = validateCallback(opts.onBlocked, 'onBlocked')
-  if (opts.label !== undefined && typeof opts.label !== 'string') {
-    throw invalidArgType(`label must be a string, got ${describe(opts.label)}`)
+  // null means "the default", as None does upstream (BEHAVIOUR.md §7.3).
+  if (opts.label !== undefined && opts.label !== null && typeof opts.label !== 'string') {
+    throw invalidArgType(`label must be a string or null, got ${describe(opts.label)}`)
   }
-  const label = (opts.label as string | undefined) ?? defaultLabel(allow)
+  const label = (opts.label as string | null | undefined) ?? defaultLabel(allow)
   // Compiled once: a reusable scope or a decorator never recompiles per call.
   const compiled = compileRules(allow, allowLocalhost)
   const entry: ScopeEntry = Object.freeze({ allow: Object.freeze(allow), allowLocalhost, label, logOnly, failClosed, onBlocked })

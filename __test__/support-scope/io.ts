@@ -1,6 +1,7 @@
 // Real egress for the scope tests, as promises that cannot hang: a getaddrinfo lookup (callback
-// or promise API), a c-ares query, and a TCP round trip to an echo server.
+// or promise API), a c-ares query, a TCP round trip to an echo server, an HTTP GET and a fetch.
 import dns from 'node:dns'
+import http from 'node:http'
 import net from 'node:net'
 
 /** How long one lookup or connect may take before it counts as a hang. */
@@ -75,4 +76,32 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   let resolve!: (value: T) => void
   const promise = new Promise<T>((r) => (resolve = r))
   return { promise, resolve }
+}
+
+/** http.get through `agent`, resolving with the status once the whole body arrived. */
+export function httpGet(url: string, agent: http.Agent): Promise<number> {
+  let req: http.ClientRequest | undefined
+  const result = new Promise<number>((resolve, reject) => {
+    req = http.get(url, { agent }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+  })
+  return withTimeout(result, `http.get ${url}`)
+}
+
+/** Global fetch, resolving with the status; a failure rejects with fetch's `cause` when it has one. */
+export function fetchStatus(url: string): Promise<number> {
+  const result = fetch(url).then(
+    async (res) => {
+      await res.arrayBuffer()
+      return res.status
+    },
+    (err: unknown) => {
+      throw (err as { cause?: unknown }).cause ?? err
+    },
+  )
+  return withTimeout(result, `fetch ${url}`)
 }

@@ -2,7 +2,7 @@
 // timeout), it arrived asynchronously, and the policy is scoped to the test that set it.
 import type { ExecutionContext } from 'ava'
 import { activate, deactivate, EgressBlocked, type ActivateOptions } from '../../dist/index.mjs'
-import { SynchronousThrow, withTimeout } from './timeout.js'
+import { SynchronousThrow, settle, withTimeout } from './timeout.js'
 
 export const BLOCKED_CODE = 'ERR_TETHERED_EGRESS_BLOCKED'
 
@@ -35,20 +35,22 @@ export interface Expected {
 
 /**
  * Awaits `promise` (with a timeout) and asserts it rejected with an EgressBlocked placed as
- * `via` says, with `host`/`port` if given. Returns the EgressBlocked, or undefined after
+ * `via` says, with `host`/`port` if given, then waits SETTLE_MS so the caller's "the server saw
+ * nothing" counts also cover late connections. Returns the EgressBlocked, or undefined after
  * recording a failure.
  */
 export async function expectBlocked(t: ExecutionContext, promise: Promise<unknown>, expected: Expected = {}): Promise<EgressBlocked | undefined> {
   const via = expected.via ?? 'self'
   let error: unknown
-  let settled = false
+  let rejected = false
   try {
     await withTimeout(promise, 'blocked attempt')
   } catch (err) {
     error = err
-    settled = true
+    rejected = true
   }
-  if (!settled) {
+  await settle() // let a late dial or report happen before the caller counts them
+  if (!rejected) {
     t.fail('the attempt succeeded; expected it to fail with EgressBlocked')
     return undefined
   }

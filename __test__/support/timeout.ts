@@ -4,6 +4,16 @@
 /** How long any single network operation in a test may take before it counts as a hang. */
 export const TIMEOUT_MS = 5_000
 
+/**
+ * How long to keep watching after an attempt failed. Some clients fail the request first and
+ * still dial afterwards (undici opens a connection for a request it already aborted), so a
+ * leak or a duplicate report can show up only after the rejection. Not a speed assertion: it
+ * only gives a late connection the chance to be counted.
+ */
+export const SETTLE_MS = 100
+
+export const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+
 /** The API under test threw from the call itself instead of reporting the error asynchronously. */
 export class SynchronousThrow extends Error {
   constructor(what: string, cause: unknown) {

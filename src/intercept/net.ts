@@ -44,7 +44,7 @@ function filteringLookup(base: LookupFn, port: number): LookupFn {
           let firstError: EgressBlocked | null = null
           for (let i = 0; i < address.length; i++) {
             const entry = address[i] as { address?: unknown }
-            const blocked = typeof entry?.address === 'string' ? check('tcp', entry.address, port) : null
+            const blocked = typeof entry?.address === 'string' ? check('tcp', entry.address, port, false) : null
             if (blocked) firstError ??= blocked
             else ArrayPush(kept, entry)
           }
@@ -52,7 +52,7 @@ function filteringLookup(base: LookupFn, port: number): LookupFn {
           return callback(null, kept)
         }
         if (typeof address === 'string') {
-          const blocked = check('tcp', address, port)
+          const blocked = check('tcp', address, port, false)
           if (blocked) return callback(blocked)
         }
         return callback(null, address, family)
@@ -88,7 +88,7 @@ function patchSocketConnect(): void {
         return ReflectApply(original, this, args)
       }
       const port = portNumber(options.port)
-      const blocked = check('tcp', host, port)
+      const blocked = check('tcp', host, port, false)
       const lookup = blocked ? failingLookup(blocked) : filteringLookup(custom ?? (dns.lookup as unknown as LookupFn), port)
       const rewritten = normalizeArgs([{ ...options, lookup }, normalized[1]])
       return ReflectApply(original, this, [rewritten])

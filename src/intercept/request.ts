@@ -27,13 +27,24 @@
 //   EnvHttpProxyAgent, interceptors). It fires in the Request constructor, inside the
 //   dispatch call made in the requester's context, before the request is queued.
 //
+// Known limits:
+// - Node 20 publishes no `created` channel: requests that skip Node's addRequest are checked
+//   at the socket level only (by the address their custom code dials).
+// - undici 6/7 (Node 20-24's fetch, the undici 7 package) still dial for a request refused
+//   here: their Client connects for a queued request before it looks at `aborted`. No byte of
+//   the request is written; a dial to the blocked target is refused (and reported again) by
+//   the socket level, a dial to a proxy stays idle. undici 8 (Node 26) does not dial.
+// - An undici client over a unix socket (`socketPath`) is checked as a request to its URL's
+//   host: a Request does not know how its client connects.
+//
 // Never throw from a channel subscriber: Node turns that into an uncaught exception.
+import { AsyncResource } from 'node:async_hooks'
 import dc from 'node:diagnostics_channel'
 import http from 'node:http'
 import { check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { log } from '../logger'
-import { ReflectApply, StringIndexOf, nextTick } from '../primordials'
+import { ObjectGetOwnPropertySymbols, ReflectApply, StringIndexOf, SymbolDescription, nextTick } from '../primordials'
 import { currentFrame, type ScopeFrame } from '../scope-context'
 import { type GlobalOptions, state } from '../state'
 import { patchMethod } from './bindings'
@@ -50,9 +61,14 @@ const StringToLowerCase: (s: string) => string = (s) => ReflectApply(String.prot
 const StringCharCodeAt: (s: string, i: number) => number = (s, i) => ReflectApply(String.prototype.charCodeAt, s, [i])
 const ObjectIsPrototypeOf: (proto: object, value: unknown) => boolean = (proto, value) =>
   ReflectApply(Object.prototype.isPrototypeOf, proto, [value])
+const ObjectGetPrototypeOf = Object.getPrototypeOf
 const weakSetAdd = WeakSet.prototype.add
-const queueMicrotaskCaptured = queueMicrotask
 const weakSetHas = WeakSet.prototype.has
+const weakMapGet = WeakMap.prototype.get
+const weakMapSet = WeakMap.prototype.set
+const AsyncResourceProto = AsyncResource.prototype as object
+const runInAsyncScope = AsyncResource.prototype.runInAsyncScope
+const queueMicrotaskCaptured = queueMicrotask
 
 const CHAR_SLASH = 47
 const CHAR_STAR = 42
@@ -216,16 +232,25 @@ interface ClientRequestLike {
   path?: unknown
   host?: unknown
   protocol?: unknown
+  socketPath?: unknown
   agent?: AgentLike | null | false
   destroy(err?: Error): unknown
-  getHeader?(name: string): unknown
 }
 
 /** Requests the addRequest wrapper has seen (the `created` backstop skips them). */
 const checkedRequests = new WeakSet<object>()
 
+// ClientRequest's own methods, so that a request's (or a replaced prototype's) methods cannot
+// change how a refusal is delivered.
 const ClientRequestProto = http.ClientRequest.prototype as unknown as object
-const onSocket = (http.ClientRequest.prototype as unknown as { onSocket: (socket: unknown, err?: Error) => void }).onSocket
+const clientRequestMethods = http.ClientRequest.prototype as unknown as {
+  onSocket(socket: unknown, err?: Error): void
+  destroy(err?: Error): unknown
+  getHeader(name: string): unknown
+}
+const onSocket = clientRequestMethods.onSocket
+const destroyRequest = clientRequestMethods.destroy
+const getHeader = clientRequestMethods.getHeader
 
 /**
  * The address addRequest will connect to: the request's options overridden by the agent's own
@@ -292,12 +317,7 @@ function createdTarget(req: ClientRequestLike): Target {
   let port = portNumber(agent ? agent.defaultPort : undefined)
   if (port <= 0) port = defaultPort(typeof req.protocol === 'string' ? req.protocol : 'http:')
   if (port <= 0) port = 80
-  let header: unknown
-  try {
-    header = typeof req.getHeader === 'function' ? req.getHeader('host') : undefined
-  } catch {
-    header = undefined
-  }
+  const header: unknown = ReflectApply(getHeader, req, ['host'])
   if (typeof header === 'string') {
     const named = parseAuthority(header, port)
     if (named && named.host === host) port = named.port
@@ -308,11 +328,13 @@ function createdTarget(req: ClientRequestLike): Target {
 function onRequestCreated(message: unknown): void {
   try {
     const req = (message as { request?: ClientRequestLike } | null)?.request
-    if (!req || typeof req !== 'object' || ReflectApply(weakSetHas, checkedRequests, [req])) return
-    const blocked = checkTargets(createdTarget(req), req.method, req.path)
+    if (!ObjectIsPrototypeOf(ClientRequestProto, req) || ReflectApply(weakSetHas, checkedRequests, [req])) return
+    if ((req as ClientRequestLike).socketPath) return // a unix socket: not network egress
+    const r = req as ClientRequestLike
+    const blocked = checkTargets(createdTarget(r), r.method, r.path)
     // Synchronously: the socket (if any) is attached on a tick already queued, and the
-    // request is flushed there unless it is destroyed by then.
-    if (blocked) req.destroy(blocked)
+    // request is flushed there unless it is destroyed by then; then 'error' carries ours.
+    if (blocked) ReflectApply(destroyRequest, r, [blocked])
   } catch (err) {
     log('warn', `tethered: error checking an http request: ${String(err)}`)
   }
@@ -325,7 +347,46 @@ interface UndiciRequest {
   method?: unknown
   path?: unknown
   aborted?: unknown
+  /** undici 8 (Node 26). */
+  onResponseError?(err: Error): unknown
+  /** undici 5-7 (Node 20-24). */
   onError?(err: Error): unknown
+}
+
+let warnedUnknownApi = false
+
+/** Per Request class (prototype): undici's private `kHandler` symbol, or null. */
+const handlerSymbols = new WeakMap<object, symbol | null>()
+const MAX_HANDLER_DEPTH = 4
+
+/**
+ * The AsyncResource among the request's handlers (undici.request/stream/pipeline/connect/
+ * upgrade make one per call, in the caller's context), looking through wrappers that keep
+ * the inner handler as `.handler` (the redirect and retry handlers), or null.
+ *
+ * Why: a Pool or an Agent with a `connections` limit queues a request while all its
+ * connections are busy and creates it later from the 'drain' of another request, in that
+ * request's async context. The handler still carries the caller's context.
+ */
+function callerResource(request: object): object | null {
+  const proto = ObjectGetPrototypeOf(request) as object | null
+  if (proto === null) return null
+  let symbol = ReflectApply(weakMapGet, handlerSymbols, [proto]) as symbol | null | undefined
+  if (symbol === undefined) {
+    symbol = null
+    const symbols = ObjectGetOwnPropertySymbols(request)
+    for (let i = 0; i < symbols.length && symbol === null; i++) {
+      if (SymbolDescription(symbols[i]!) === 'handler') symbol = symbols[i]!
+    }
+    ReflectApply(weakMapSet, handlerSymbols, [proto, symbol])
+  }
+  if (symbol === null) return null
+  let handler = (request as Record<symbol, unknown>)[symbol]
+  for (let depth = 0; depth < MAX_HANDLER_DEPTH && handler !== null && typeof handler === 'object'; depth++) {
+    if (ObjectIsPrototypeOf(AsyncResourceProto, handler)) return handler
+    handler = (handler as { handler?: unknown }).handler
+  }
+  return null
 }
 
 function originTarget(origin: unknown): Target | null {
@@ -341,14 +402,30 @@ function onUndiciRequest(message: unknown): void {
   try {
     const request = (message as { request?: UndiciRequest } | null)?.request
     if (!request || typeof request !== 'object' || request.aborted === true) return
+    // The Request's own error path, the one undici's dispatch takes for a request it refuses:
+    // the handler gets the error (fetch rejects with it as `cause`, undici.request with it)
+    // and the request is marked aborted, so the client never writes it to any socket.
+    const fail = typeof request.onResponseError === 'function' ? request.onResponseError : request.onError
+    if (typeof fail !== 'function') {
+      // Never report a block that cannot be enforced; the socket level still checks the dial.
+      if (!warnedUnknownApi) {
+        warnedUnknownApi = true
+        log('warn', 'tethered: this undici version has no known way to fail a request; its requests are checked at the socket level only')
+      }
+      return
+    }
     const connection = originTarget(request.origin)
     if (!connection) return // not an http(s) origin: the socket level still checks the dial
-    const blocked = checkTargets(connection, request.method, request.path)
-    if (!blocked || typeof request.onError !== 'function') return
-    // The Request's own error path, as undici's dispatch takes it for a request it refuses:
-    // the handler gets the error (fetch rejects with it as `cause`, undici.request with it),
-    // and the request is marked aborted, so the client never writes it to any socket.
-    request.onError(blocked)
+    // In the caller's context when its handler carries it (see callerResource), else in the
+    // current one: fetch's handler is a plain object (a limit of this layer for fetch over a
+    // dispatcher with a `connections` limit; the default dispatcher has none).
+    const resource = callerResource(request)
+    const blocked = (
+      resource
+        ? ReflectApply(runInAsyncScope, resource, [checkTargets, null, connection, request.method, request.path])
+        : checkTargets(connection, request.method, request.path)
+    ) as EgressBlocked | null
+    if (blocked) ReflectApply(fail, request, [blocked])
   } catch (err) {
     log('warn', `tethered: error checking an undici request: ${String(err)}`)
   }
