@@ -10,6 +10,13 @@ import { reportBlock } from './report'
 import { currentFrame, type ScopeFrame } from './scope-context'
 import { state } from './state'
 
+let recording = false
+
+/** tethered record needs every event, including the ones normally reported only once. */
+export function reportEverything(): void {
+  recording = true
+}
+
 const BLOCKED_BY_GLOBAL = -1
 const REPORTED_BY_GLOBAL = -2
 
@@ -26,6 +33,7 @@ function resolvedFromCache(host: string, port: number): string | null {
  * later check on the same path (the socket's connect) reports it; real blocks always are.
  */
 export function check(kind: EgressKind, host: string, port: number, reportLogOnly = true): EgressBlocked | null {
+  reportLogOnly ||= recording
   if (!verifyIntegrity()) {
     return new EgressBlocked(host, port < 0 ? null : port, { kind })
   }

@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { threadId } from 'node:worker_threads'
+import { reportEverything } from './decide'
 import { blockedChannel, type EgressEvent } from './observe'
 
 export const RECORD_VAR = 'TETHERED_RECORD'
@@ -18,6 +19,7 @@ export interface RecordedEvent {
 
 /** Collects this thread's events and writes them into `dir` when it exits. */
 export function startRecorder(dir: string): void {
+  reportEverything()
   const events = new Map<string, RecordedEvent>()
   blockedChannel.subscribe((message) => {
     const e = message as EgressEvent
