@@ -22,7 +22,7 @@ import {
   uniqueName,
   type CountingServer,
 } from './harness/index.js'
-import { reverseName, settle, tcpConnect } from './support-dns/index.js'
+import { reverseName, settle, tcpConnect, uniqueAddress } from './support-dns/index.js'
 
 // Loaded with require: `import dns from 'node:dns'` builds the ESM facade, which reads
 // `dns.promises` and so loads it before tethered patches the bindings. This file covers the
@@ -199,13 +199,30 @@ netTest.serial('dns.reverse: an allowed address is looked up; a blocked one fail
     t.true((await dnsCount(ptr, 'PTR')) >= before + 2, 'this PTR is answered by the responder only')
   }
   activate({ allow: ['dns-only.test', ALLOWED_V4] }) // the name is allowed, its address is not
+  // Before/after, not absolute: other test files may look these addresses up meanwhile.
   const before = await dnsCount(ptr, 'PTR')
+  const before6 = await dnsCount(reverseName(DNS_ONLY_V6))
   isDnsBlock(t, (await settle((cb) => dns.reverse(DNS_ONLY_V4, cb))).err, DNS_ONLY_V4, 'dns.reverse')
   isDnsBlock(t, await rejectionOf(dns.promises.reverse(DNS_ONLY_V4)), DNS_ONLY_V4, 'dns.promises.reverse')
   isDnsBlock(t, (await settle((cb) => resolver.reverse(DNS_ONLY_V4, cb))).err, DNS_ONLY_V4, 'Resolver#reverse')
   isDnsBlock(t, (await settle((cb) => dns.reverse(DNS_ONLY_V6, cb))).err, DNS_ONLY_V6, 'dns.reverse v6')
   t.is(await dnsCount(ptr, 'PTR'), before)
-  t.is(await dnsCount(reverseName(DNS_ONLY_V6)), 0)
+  t.is(await dnsCount(reverseName(DNS_ONLY_V6)), before6)
+})
+
+netTest.serial('dns.reverse / lookupService of an address no rule allows: no PTR query at all (exact count)', async (t) => {
+  const control = uniqueAddress()
+  activateFor(t, { allow: ['198.18.0.0/15'] })
+  await settle((cb) => dns.reverse(control, cb)) // NXDOMAIN, but asked
+  t.true((await dnsCount(reverseName(control), 'PTR')) > 0, 'the responder counts queries for such addresses')
+
+  activate({ allow: ['198.51.100.0/24'] })
+  const address = uniqueAddress()
+  isDnsBlock(t, (await settle((cb) => dns.reverse(address, cb))).err, address, 'dns.reverse')
+  isDnsBlock(t, await rejectionOf(new dns.promises.Resolver().reverse(address)), address, 'promises.Resolver#reverse')
+  isDnsBlock(t, (await settle((cb) => dns.lookupService(address, 22, (err) => cb(err)))).err, address, 'dns.lookupService')
+  isDnsBlock(t, await rejectionOf(dns.promises.lookupService(address, 22)), address, 'dns.promises.lookupService')
+  t.is(await dnsCount(reverseName(address)), 0)
 })
 
 netTest.serial('dns.reverse of an address in /etc/hosts is blocked unless the policy allows the address', async (t) => {

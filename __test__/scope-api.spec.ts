@@ -477,24 +477,23 @@ netTest.serial('per-scope failClosed: an internal error blocks inside a failClos
   const open = scope({ allow: ['a.test'], label: 'open' })
   breakEngine(t)
   const inClosed = await settle(closed.run(() => connect('a.test', a.port)))
-  isBlockedBy(t, inClosed, null, { host: 'a.test', port: a.port }, 'failClosed scope, allowed host')
-  await blockedBy(t, closed.run(() => lookup('a.test')), null, { host: 'a.test', port: null }, 'failClosed scope, lookup')
+  isBlockedBy(t, inClosed, 'closed', { host: 'a.test', port: a.port }, 'failClosed scope, allowed host')
+  await blockedBy(t, closed.run(() => lookup('a.test')), 'closed', { host: 'a.test', port: null }, 'failClosed scope, lookup')
   // failClosed anywhere on the stack closes: outer or inner.
-  await blockedBy(t, closed.run(() => open.run(() => connect('a.test', a.port))), null, {}, 'failClosed outer')
-  await blockedBy(t, open.run(() => closed.run(() => connect('a.test', a.port))), null, {}, 'failClosed inner')
+  await blockedBy(t, closed.run(() => open.run(() => connect('a.test', a.port))), 'closed', {}, 'failClosed outer')
+  await blockedBy(t, open.run(() => closed.run(() => connect('a.test', a.port))), 'closed', {}, 'failClosed inner')
   t.is(a.connections, 0, 'nothing left while failing closed')
   // Without failClosed the error fails open, even for a host the scope would block.
   await allowed(t, open.run(() => connect('evil.test', evil.port)), 'open scope fails open')
   await allowed(t, connect('evil.test', evil.port), 'no scope fails open')
   t.is(evil.connections, 2)
-  t.true(log.lines.includes(`error tethered: error checking a.test:${a.port}, failing closed: Error: simulated engine failure`))
+  t.true(log.lines.includes(`error tethered: error checking a.test:${a.port} for closed, failing closed: Error: simulated engine failure`))
   t.true(log.lines.includes(`warn tethered: error checking evil.test:${evil.port}, failing open: Error: simulated engine failure`))
 })
 
 // BEHAVIOUR.md §7.5/§7.6: upstream treats a failClosed scope's internal error as that scope's
-// block (its label on the error, its onBlocked called). src/decide.ts internalError() does
-// neither yet; this documents the gap and starts failing (so `.failing` must go) once fixed.
-;(inNetns ? test.serial.failing : test.skip)('per-scope failClosed names the failing scope and calls its onBlocked (BEHAVIOUR §7.6)', async (t) => {
+// block (its label on the error, its onBlocked called).
+netTest.serial('per-scope failClosed names the failing scope and calls its onBlocked (BEHAVIOUR §7.6)', async (t) => {
   const [a] = await serve(t, ALLOWED_V4)
   activateFor(t, { allow: ['*.test'] })
   const closed = recorder()

@@ -118,7 +118,7 @@ export function activate(options: ActivateOptions): void {
   const logger = validateLogger(opts.logger)
   const locked = validateBool(opts.locked, 'locked', false)
   const lockToken = validateToken(opts.lockToken, locked)
-  const externalSubprocessPolicy = opts.externalSubprocessPolicy ?? 'warn'
+  const externalSubprocessPolicy = opts.externalSubprocessPolicy === undefined ? 'warn' : opts.externalSubprocessPolicy
   if (typeof externalSubprocessPolicy !== 'string' || !SUBPROCESS_POLICIES.has(externalSubprocessPolicy)) {
     throw invalidArgValue(`externalSubprocessPolicy must be 'warn', 'allow' or 'block', got ${describe(externalSubprocessPolicy)}`)
   }
@@ -126,6 +126,7 @@ export function activate(options: ActivateOptions): void {
   if (denyNativeAddons && !locked) throw invalidArgValue('denyNativeAddons needs locked: true')
   const compiled = compileRules(allow, allowLocalhost)
   if (!native.unlocks(lockToken)) throw new TetheredLocked('activate')
+  setLogger(logger) // before installing, so installation warnings use the caller's logger
   installShims()
   const next: GlobalOptions = Object.freeze({
     logOnly,

@@ -6,6 +6,7 @@ import { findInitiator } from './initiator'
 import { log } from './logger'
 import { allowedChannel, publishAllowed } from './observe'
 import { native } from './native'
+import { ArrayPush } from './primordials'
 import { reportBlock } from './report'
 import { currentFrame, type ScopeFrame } from './scope-context'
 import { state } from './state'
@@ -39,6 +40,9 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
   }
   const frame = currentFrame()
   let first = -1
+  // Log-only reports held back for a later check on the same path; reported after all if this
+  // check ends in a real block (then there is no later check).
+  let deferred: Array<() => void> | null = null
   for (;;) {
     let verdict: number
     try {
@@ -56,7 +60,9 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
     if (verdict < 0) {
       const error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind, initiator })
       const logOnly = verdict === REPORTED_BY_GLOBAL
-      if (reportLogOnly || !logOnly) reportBlock(error, logOnly, state.global?.onBlocked ?? null)
+      const onBlocked = state.global?.onBlocked ?? null
+      if (reportLogOnly || !logOnly) reportBlock(error, logOnly, onBlocked)
+      else ArrayPush((deferred ??= []), () => reportBlock(error, true, onBlocked))
       if (verdict === BLOCKED_BY_GLOBAL) return error
       first = 0
     } else {
@@ -66,8 +72,15 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
       const error = resolvedFrom
         ? new EgressBlocked(resolvedFrom, portOrNull, { resolvedFrom, scopeLabel, kind, initiator })
         : new EgressBlocked(host, portOrNull, { scopeLabel, kind, initiator })
-      if (reportLogOnly || !entry?.logOnly) reportBlock(error, entry?.logOnly ?? false, entry?.onBlocked ?? null)
-      if (!entry?.logOnly) return error
+      const logOnly = entry?.logOnly ?? false
+      const onBlocked = entry?.onBlocked ?? null
+      if (!logOnly) {
+        if (deferred) for (let i = 0; i < deferred.length; i++) deferred[i]!()
+        reportBlock(error, false, onBlocked)
+        return error
+      }
+      if (reportLogOnly) reportBlock(error, true, onBlocked)
+      else ArrayPush((deferred ??= []), () => reportBlock(error, true, onBlocked))
       first = verdict
     }
     if (!frame || first >= frame.entries.length) return null

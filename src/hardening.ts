@@ -10,6 +10,24 @@ import { ObjectFreeze, ReflectApply } from './primordials'
 
 const requireBuiltin = createRequire(__filename)
 
+/**
+ * Loads a built-in without the ExperimentalWarning its first load prints (node:ffi on Node 26,
+ * node:sqlite on 22): tethered loads them only to disable them, and a lock must not print that.
+ */
+function requireQuietly(id: string): unknown {
+  const emitWarning = process.emitWarning
+  process.emitWarning = function (this: unknown, warning: unknown, ...rest: unknown[]) {
+    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: unknown } | undefined)?.type
+    if (type === 'ExperimentalWarning') return
+    return ReflectApply(emitWarning, this, [warning, ...rest])
+  } as typeof process.emitWarning
+  try {
+    return requireBuiltin(id)
+  } finally {
+    process.emitWarning = emitWarning
+  }
+}
+
 function refusal(what: string): Error {
   return Object.assign(new Error(`tethered: ${what} is disabled while the egress policy is locked`), {
     code: 'ERR_TETHERED_LOCKED',
@@ -39,7 +57,7 @@ function protectedPatch(holder: object, key: string, value: unknown): void {
 function disableModule(id: string, what: string): void {
   let exports: Record<string, unknown>
   try {
-    exports = requireBuiltin(id) as Record<string, unknown>
+    exports = requireQuietly(id) as Record<string, unknown>
   } catch {
     return // not in this Node version
   }
@@ -79,16 +97,17 @@ function guardSigusr1(): void {
 function denySqliteExtensions(): void {
   let sqlite: Record<string, unknown>
   try {
-    sqlite = requireBuiltin('node:sqlite') as Record<string, unknown>
+    sqlite = requireQuietly('node:sqlite') as Record<string, unknown>
   } catch {
     return // not in this Node version, or behind a flag
   }
+  const guarded = function loadExtension(): never {
+    throw refusal('loading SQLite extensions (denyNativeAddons: true)')
+  }
   for (const name of Object.keys(sqlite)) {
     const proto = (sqlite[name] as { prototype?: Record<string, unknown> } | null)?.prototype
-    if (!proto || typeof proto.loadExtension !== 'function') continue
-    const guarded = function loadExtension(): never {
-      throw refusal('loading SQLite extensions (denyNativeAddons: true)')
-    }
+    // Once per prototype: Node 26 exports the same class as Database and DatabaseSync.
+    if (!proto || typeof proto.loadExtension !== 'function' || proto.loadExtension === guarded) continue
     protectedPatch(proto, 'loadExtension', guarded)
   }
 }

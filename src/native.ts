@@ -116,6 +116,7 @@ function packageVersion(): string {
 
 function load(): RawBinding {
   const tried: string[] = []
+  let addonsDisabled = false
   const triples = platformTriples()
   for (const triple of triples) {
     // A development checkout has the binary at the package root (`npm run build`); a published
@@ -125,6 +126,7 @@ function load(): RawBinding {
       try {
         binding = requireHere(id) as RawBinding
       } catch (err) {
+        addonsDisabled ||= (err as NodeJS.ErrnoException).code === 'ERR_DLOPEN_DISABLED'
         tried.push(`${id}: ${(err as Error).message.split('\n')[0]}`)
         continue
       }
@@ -136,6 +138,14 @@ function load(): RawBinding {
       }
       return binding
     }
+  }
+  if (addonsDisabled) {
+    const error = new Error(
+      'tethered: native addons are disabled in this process (node --permission without --allow-addons, or --no-addons), ' +
+        'so the egress policy cannot be loaded. Network egress is NOT controlled. Add --allow-addons.',
+    )
+    Object.assign(error, { code: 'ERR_TETHERED_NATIVE_MISSING' })
+    throw error
   }
   const wanted = triples.length ? triples.map((t) => `tethered-${t}`).join(' or ') : '(none is published)'
   const error = new Error(

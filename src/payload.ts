@@ -4,6 +4,8 @@ import { native } from './native'
 import { currentFrame } from './scope-context'
 
 export const PAYLOAD_VAR = 'TETHERED_CHILD_POLICY'
+/** The worker_threads environment-data key carrying the payload to a worker. */
+export const WORKER_PAYLOAD_KEY = 'tethered:child-policy'
 
 export interface GlobalPayload {
   allow: string[]

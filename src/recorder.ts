@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { threadId } from 'node:worker_threads'
 import { reportEverything } from './decide'
+import { setLogger } from './logger'
 import { blockedChannel, type EgressEvent } from './observe'
 
 export const RECORD_VAR = 'TETHERED_RECORD'
@@ -20,6 +21,9 @@ export interface RecordedEvent {
 /** Collects this thread's events and writes them into `dir` when it exits. */
 export function startRecorder(dir: string): void {
   reportEverything()
+  // Every thread, not only the ones that activate() with logger: null: a worker adopts the
+  // policy with the default stderr logger and would print each recorded event as a block.
+  setLogger(null)
   const events = new Map<string, RecordedEvent>()
   blockedChannel.subscribe((message) => {
     const e = message as EgressEvent

@@ -6,12 +6,12 @@
 //   (a locked parent gives a locked child with its own token) and enters inherited scopes;
 // - otherwise, with TETHERED_ALLOW set: activates from the TETHERED_* variables.
 // A bad configuration stops the process with a message naming the variable.
-import { isMainThread } from 'node:worker_threads'
+import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads'
 import { activate, lockThisThread } from './activate'
 import { readEnvConfig } from './env-config'
 import { installShims } from './intercept/index'
 import { native } from './native'
-import { PAYLOAD_VAR, type Payload, type ScopePayload, parsePayload } from './payload'
+import { PAYLOAD_VAR, WORKER_PAYLOAD_KEY, type Payload, type ScopePayload, parsePayload } from './payload'
 import { type Scope, scope } from './scope'
 import { currentFrame, scopeStorage, type ScopeFrame } from './scope-context'
 import { adoptGlobal } from './state'
@@ -56,10 +56,26 @@ function activateFromPayload(payload: Payload, quiet: boolean): void {
   }
 }
 
+/**
+ * The payload text for this thread. A worker started by tethered's Worker gets it as
+ * environment data (exact for its launch site, whatever its `env` option; taken out so that
+ * application code never sees it); a process, or a worker started otherwise, from its env.
+ */
+function payloadText(): string | undefined {
+  if (!isMainThread) {
+    const data = getEnvironmentData(WORKER_PAYLOAD_KEY)
+    if (typeof data === 'string') {
+      setEnvironmentData(WORKER_PAYLOAD_KEY, undefined)
+      return data
+    }
+  }
+  return process.env[PAYLOAD_VAR]
+}
+
 function main(): void {
   const recordDir = process.env[RECORD_VAR]
   if (recordDir) startRecorder(recordDir)
-  const text = process.env[PAYLOAD_VAR]
+  const text = payloadText()
   let payload: Payload | null = null
   if (text !== undefined && text !== '') {
     try {

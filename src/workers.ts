@@ -1,14 +1,18 @@
 // Worker threads: the policy is process-wide native state, but each worker has its own JS and
 // needs its own shims before its code runs. worker_threads.Worker is replaced by a subclass
 // that adds `--require <register>` to execArgv (covers eval workers and `execArgv: []`) and the
-// payload (scopes active at the launch site) to the worker's environment (covers `env: {}`).
+// payload (scopes active at the launch site) to the worker's environment data and env
+// (covers `env: {}` and `env: SHARE_ENV`).
 import workerThreads from 'node:worker_threads'
 import { lockIfLocked, registerPatch } from './protect'
-import { PAYLOAD_VAR, currentPayload } from './payload'
+import { PAYLOAD_VAR, WORKER_PAYLOAD_KEY, currentPayload } from './payload'
 import { RECORD_VAR } from './recorder'
 import { REGISTER_PATH, withPreload } from './subprocess'
 
 type WorkerOptions = ConstructorParameters<typeof workerThreads.Worker>[1]
+
+// Captured at load: application code replacing them later must not reroute the payload.
+const { getEnvironmentData, setEnvironmentData } = workerThreads
 
 function hasPreload(execArgv: readonly string[]): boolean {
   return execArgv.some((arg, i) => arg.includes(REGISTER_PATH) && (i === 0 || execArgv[i - 1] === '--require' || arg.startsWith('--require')))
@@ -24,8 +28,8 @@ export function workerOptions(options: WorkerOptions | undefined): WorkerOptions
     const env: Record<string, string | undefined> = { ...((opts.env as Record<string, string | undefined> | undefined) ?? process.env) }
     env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS)
     if (payload) env[PAYLOAD_VAR] = JSON.stringify(payload)
-    if (process.env[RECORD_VAR]) env[RECORD_VAR] = process.env[RECORD_VAR]
     else delete env[PAYLOAD_VAR]
+    if (process.env[RECORD_VAR]) env[RECORD_VAR] = process.env[RECORD_VAR]
     opts.env = env
   }
   return opts
@@ -39,7 +43,19 @@ export function installWorkers(): void {
   const Original = workerThreads.Worker
   class Worker extends Original {
     constructor(filename: string | URL, options?: WorkerOptions) {
-      super(filename, workerOptions(options))
+      const opts = workerOptions(options)
+      // The payload also travels as environment data, which every worker receives whatever
+      // its `env` option: a SHARE_ENV worker sees the parent's process.env, where this
+      // launch's scopes cannot be put. Set for this construction only: Node clones the
+      // environment data synchronously inside the constructor.
+      const payload = currentPayload()
+      const previous = getEnvironmentData(WORKER_PAYLOAD_KEY)
+      setEnvironmentData(WORKER_PAYLOAD_KEY, payload ? JSON.stringify(payload) : undefined)
+      try {
+        super(filename, opts)
+      } finally {
+        setEnvironmentData(WORKER_PAYLOAD_KEY, previous)
+      }
     }
   }
   Object.defineProperty(Worker, 'name', { value: 'Worker' })

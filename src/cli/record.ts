@@ -27,16 +27,30 @@ function ruleFor(host: string, port: number | null): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }
 
-/** Folds raw events into rules: a lookup followed by connects to its answers is one host:port. */
+/**
+ * Folds raw events into rules: a lookup followed by connects to its answers is one host:port.
+ *
+ * `count` is how often the destination was used as the application named it: for a name, its
+ * name-level events (one per connection, request or datagram); the address-level events that
+ * follow its lookup are the same attempts seen again and are not added. Within a rule, the kind
+ * with the most events gives the count (an HTTP request also makes a TCP connection).
+ */
 export function summarize(events: RecordedEvent[]): Destination[] {
-  const byRule = new Map<string, Destination>()
+  const byRule = new Map<string, { destination: Destination; perKind: Map<string, number> }>()
   const connectedHosts = new Set<string>()
-  const add = (rule: string, e: RecordedEvent) => {
-    const d = byRule.get(rule) ?? { rule, count: 0, kinds: [], initiator: e.initiator }
-    d.count += e.count
+  const add = (rule: string, e: RecordedEvent, counted: boolean) => {
+    let entry = byRule.get(rule)
+    if (!entry) {
+      entry = { destination: { rule, count: 0, kinds: [], initiator: e.initiator }, perKind: new Map() }
+      byRule.set(rule, entry)
+    }
+    const d = entry.destination
     if (!d.kinds.includes(e.kind)) d.kinds.push(e.kind)
     d.initiator ??= e.initiator
-    byRule.set(rule, d)
+    if (!counted) return
+    const n = (entry.perKind.get(e.kind) ?? 0) + e.count
+    entry.perKind.set(e.kind, n)
+    d.count = Math.max(d.count, n)
   }
   // A connect to an IP is recorded under the name it came from only when the application asked
   // for that name (a hostname-level event exists); an IP literal in the code stays an IP rule.
@@ -46,13 +60,13 @@ export function summarize(events: RecordedEvent[]): Destination[] {
     const viaName = e.resolvedFrom !== null && named.has(`${e.resolvedFrom}\u0000${e.port}`)
     const host = viaName ? e.resolvedFrom! : e.host
     connectedHosts.add(host)
-    add(ruleFor(host, e.port), e)
+    add(ruleFor(host, e.port), e, !viaName)
   }
   for (const e of events) {
     if (e.port !== null || connectedHosts.has(e.host)) continue
-    add(ruleFor(e.host, null), e)
+    add(ruleFor(e.host, null), e, true)
   }
-  return [...byRule.values()].sort((a, b) => a.rule.localeCompare(b.rule))
+  return [...byRule.values()].map((entry) => entry.destination).sort((a, b) => a.rule.localeCompare(b.rule))
 }
 
 function readEvents(dir: string): RecordedEvent[] {

@@ -7,7 +7,7 @@ import { UsageError } from './usage-error'
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const
 
-/** Exit code of the command (128 + n for a signal, after re-raising it where possible). */
+/** Exit code of the command; 128 + n when a signal ended it, as a shell reports it. */
 export function runTree(command: string[], extraEnv: Record<string, string>): Promise<number> {
   if (command.length === 0) throw new UsageError('missing the command to run: tethered <subcommand> [options] -- COMMAND [ARGS...]')
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv }

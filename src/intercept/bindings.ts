@@ -19,7 +19,7 @@ export function binding(name: string): Binding | null {
       log(
         'warn',
         `tethered: Node's internal bindings are not reachable (${(err as Error).message.split('\n')[0]}); ` +
-          'only the JS-level shims are installed, so sockets made without net/dgram/dns are NOT checked',
+          'the binding-level layer is missing: only the JS-level shims are installed, so sockets made without net/dgram/dns are NOT checked',
       )
     }
     return null

@@ -68,7 +68,7 @@ function patchSocket(): void {
       // Anything else Node rejects with its own error (bad port, non-string address).
       if (p > 0 && (address === undefined || address === null || typeof address === 'string')) {
         const host = typeof address === 'string' && address !== '' ? address : defaultAddress(this)
-        const blocked = check('udp', host, p)
+        const blocked = check('udp', host, p, !udpBindingPatched)
         if (blocked) return deliver(this, blocked, callback as Cb)
       }
       return ReflectApply(original, this, args)
@@ -80,7 +80,7 @@ function patchSocket(): void {
       const p = portOf(port)
       if (p > 0 && (address === undefined || typeof address === 'function' || typeof address === 'string')) {
         const host = typeof address === 'string' && address !== '' ? address : defaultAddress(this)
-        const blocked = check('udp', host, p)
+        const blocked = check('udp', host, p, !udpBindingPatched)
         // Like a failed connect in Node: to the callback if there is one, else as 'error'.
         if (blocked) return deliver(this, blocked, (typeof address === 'function' ? address : callback) as Cb)
       }
@@ -116,7 +116,12 @@ function patchUdpBinding(): boolean {
   return true
 }
 
+// With the binding layer installed, it reports what would be blocked in log-only mode (once,
+// for the address actually used); the JS layer then reports only real blocks.
+let udpBindingPatched = false
+
 export function installDgram(): boolean {
+  udpBindingPatched = patchUdpBinding()
   patchSocket()
-  return patchUdpBinding()
+  return udpBindingPatched
 }

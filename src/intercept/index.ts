@@ -2,7 +2,6 @@
 // first, then dns.promises (whose module captures the bindings when it loads), then the JS
 // layer, then the ESM named exports are re-synced.
 import { syncBuiltinESMExports } from 'node:module'
-import { log } from '../logger'
 import { installDgram } from './dgram'
 import { installDns } from './dns'
 import { installNet } from './net'
@@ -15,14 +14,14 @@ let installed = false
 export function installShims(): void {
   if (installed) return
   installed = true
-  const complete = [installDns(), installNet(), installDgram()]
+  // Without the binding layer (node --permission) bindings.ts has already warned once.
+  installDns()
+  installNet()
+  installDgram()
   installRequestShims()
   installWorkers()
   installSubprocess()
   syncBuiltinESMExports()
-  if (complete.includes(false)) {
-    log('warn', 'tethered: the binding-level layer is missing (e.g. under --permission); raw handles are not checked')
-  }
 }
 
 export function shimsInstalled(): boolean {

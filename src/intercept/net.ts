@@ -78,8 +78,17 @@ function patchSocketConnect(): void {
         return ReflectApply(original, this, args)
       }
       const host = options.host === undefined || options.host === null || options.host === '' ? 'localhost' : options.host
-      if (typeof host !== 'string' || net.isIP(host) !== 0) {
-        // An IP literal makes no lookup: the binding layer decides (and reports) it.
+      if (typeof host !== 'string') return ReflectApply(original, this, args)
+      if (net.isIP(host) !== 0) {
+        // An IP literal makes no lookup: the binding layer decides (and reports) it. Without
+        // that layer (node --permission) decide here and fail the socket before it dials.
+        if (!tcpBindingPatched) {
+          const blocked = check('tcp', host, portNumber(options.port))
+          if (blocked) {
+            nextTick(destroyWith, this as Destroyable, blocked)
+            return this
+          }
+        }
         return ReflectApply(original, this, args)
       }
       const custom = options.lookup
@@ -143,7 +152,10 @@ function patchTcpBinding(): boolean {
   return true
 }
 
+let tcpBindingPatched = false
+
 export function installNet(): boolean {
+  tcpBindingPatched = patchTcpBinding()
   patchSocketConnect()
-  return patchTcpBinding()
+  return tcpBindingPatched
 }

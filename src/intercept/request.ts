@@ -44,23 +44,28 @@ import http from 'node:http'
 import { check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { log } from '../logger'
-import { ObjectGetOwnPropertySymbols, ReflectApply, StringIndexOf, SymbolDescription, nextTick } from '../primordials'
+import { ObjectGetOwnPropertyDescriptor, ObjectGetOwnPropertySymbols, ReflectApply, SymbolDescription, nextTick } from '../primordials'
 import { currentFrame, type ScopeFrame } from '../scope-context'
 import { type GlobalOptions, state } from '../state'
 import { patchMethod } from './bindings'
 
-// Captured like the shared primordials: a replaced built-in must not change a decision.
-const URLCtor = URL
+// Captured when tethered loads, like the shared primordials: a built-in replaced later must
+// not change a decision.
 const NumberCtor = Number
 const NumberIsInteger = Number.isInteger
-const StringSlice: (s: string, start: number, end?: number) => string = (s, start, end) =>
-  ReflectApply(String.prototype.slice, s, end === undefined ? [start] : [start, end])
-const StringLastIndexOf: (s: string, search: string) => number = (s, search) =>
-  ReflectApply(String.prototype.lastIndexOf, s, [search])
-const StringToLowerCase: (s: string) => string = (s) => ReflectApply(String.prototype.toLowerCase, s, [])
-const StringCharCodeAt: (s: string, i: number) => number = (s, i) => ReflectApply(String.prototype.charCodeAt, s, [i])
-const ObjectIsPrototypeOf: (proto: object, value: unknown) => boolean = (proto, value) =>
-  ReflectApply(Object.prototype.isPrototypeOf, proto, [value])
+const stringSlice = String.prototype.slice
+const stringIndexOf = String.prototype.indexOf
+const stringLastIndexOf = String.prototype.lastIndexOf
+const stringToLowerCase = String.prototype.toLowerCase
+const stringCharCodeAt = String.prototype.charCodeAt
+const objectIsPrototypeOf = Object.prototype.isPrototypeOf
+const StringSlice = (s: string, start: number, end?: number): string =>
+  ReflectApply(stringSlice, s, end === undefined ? [start] : [start, end]) as string
+const StringIndexOf = (s: string, search: string): number => ReflectApply(stringIndexOf, s, [search]) as number
+const StringLastIndexOf = (s: string, search: string): number => ReflectApply(stringLastIndexOf, s, [search]) as number
+const StringToLowerCase = (s: string): string => ReflectApply(stringToLowerCase, s, []) as string
+const StringCharCodeAt = (s: string, i: number): number => ReflectApply(stringCharCodeAt, s, [i]) as number
+const ObjectIsPrototypeOf = (proto: object, value: unknown): boolean => ReflectApply(objectIsPrototypeOf, proto, [value]) as boolean
 const ObjectGetPrototypeOf = Object.getPrototypeOf
 const weakSetAdd = WeakSet.prototype.add
 const weakSetHas = WeakSet.prototype.has
@@ -71,6 +76,8 @@ const runInAsyncScope = AsyncResource.prototype.runInAsyncScope
 const queueMicrotaskCaptured = queueMicrotask
 
 const CHAR_SLASH = 47
+const CHAR_QUESTION = 63
+const CHAR_HASH = 35
 const CHAR_STAR = 42
 const CHAR_OPEN_BRACKET = 91
 const CHAR_CLOSE_BRACKET = 93
@@ -134,37 +141,41 @@ function parseAuthority(authority: string, fallbackPort: number): Target | null 
   return port < 0 ? null : { host: StringSlice(authority, 0, colon), port }
 }
 
-/** An origin as undici stores it (`http://host:port`, already normalized by URL). */
-function parseOrigin(origin: string): Target | null {
-  const sep = StringIndexOf(origin, '://')
+/**
+ * `scheme://[userinfo@]host[:port][/path...]`: an undici origin (already normalized by URL)
+ * or an absolute-form request target. A scheme without a known default port and no port
+ * gives port -1: the host is then checked as for a lookup (any port).
+ */
+function parseAbsolute(url: string): Target | null {
+  const sep = StringIndexOf(url, '://')
   if (sep <= 0) return null
-  let authority = StringSlice(origin, sep + 3)
-  const slash = StringIndexOf(authority, '/')
-  if (slash !== -1) authority = StringSlice(authority, 0, slash)
-  const port = defaultPort(StringSlice(origin, 0, sep))
-  const target = parseAuthority(authority, port)
-  return target && target.port >= 0 ? target : null
+  let end = url.length
+  for (let i = sep + 3; i < url.length; i++) {
+    const c = StringCharCodeAt(url, i)
+    if (c === CHAR_SLASH || c === CHAR_QUESTION || c === CHAR_HASH) {
+      end = i
+      break
+    }
+  }
+  return parseAuthority(StringSlice(url, sep + 3, end), defaultPort(StringSlice(url, 0, sep)))
 }
+
+const isConnect = (method: unknown): boolean =>
+  method === 'CONNECT' || (typeof method === 'string' && method.length === 7 && StringToLowerCase(method) === 'connect')
 
 /**
  * The target a request line names besides its connection: the authority of a CONNECT, or
  * the URL of an absolute-form request (how a request goes through an HTTP proxy: the env
  * proxy of Node's http, undici's non-tunnelling proxy, or a hand-made proxied request).
- * `undefined` when the path is origin-form (the connection's target is the target).
+ * `undefined` when the path is origin-form (the connection's target is the target), null
+ * when it names nothing a proxy could route.
  */
 function pathTarget(method: unknown, path: unknown): Target | null | undefined {
   if (typeof path !== 'string' || path === '') return undefined
-  if (method === 'CONNECT') return parseAuthority(path, 443)
+  if (isConnect(method)) return parseAuthority(path, 443)
   const first = StringCharCodeAt(path, 0)
-  if (first === CHAR_SLASH || first === CHAR_STAR || StringIndexOf(path, '://') === -1) return undefined
-  let url: URL
-  try {
-    url = new URLCtor(path)
-  } catch {
-    return undefined // not a URL: a proxy cannot route it either
-  }
-  const port = url.port === '' ? defaultPort(url.protocol) : portNumber(url.port)
-  return port < 0 ? null : { host: unbracket(url.hostname), port }
+  if (first === CHAR_SLASH || first === CHAR_STAR) return undefined
+  return StringIndexOf(path, '://') === -1 ? undefined : parseAbsolute(path)
 }
 
 const sameTarget = (a: Target, b: Target): boolean => a.port === b.port && a.host === b.host
@@ -347,66 +358,82 @@ interface UndiciRequest {
   method?: unknown
   path?: unknown
   aborted?: unknown
-  /** undici 8 (Node 26). */
-  onResponseError?(err: Error): unknown
-  /** undici 5-7 (Node 20-24). */
-  onError?(err: Error): unknown
 }
 
+/** What tethered needs from one undici copy's Request class, found once per class. */
+interface RequestClass {
+  /**
+   * The Request's own error path, the one undici's dispatch takes for a request it refuses:
+   * the handler gets the error (fetch rejects with it as `cause`, undici.request with it) and
+   * the request is marked aborted, so the client never writes it to any socket.
+   * `onResponseError` in undici 8 (Node 26), `onError` in undici 5-7. Taken from the class
+   * itself, never inherited: a method planted on Object.prototype must not stand in for it.
+   */
+  readonly fail: ((err: Error) => unknown) | null
+  /** undici's private `kHandler` symbol (the request's handler), or null. */
+  readonly handlerSymbol: symbol | null
+}
+
+const requestClasses = new WeakMap<object, RequestClass>()
+const MAX_HANDLER_DEPTH = 4
 let warnedUnknownApi = false
 
-/** Per Request class (prototype): undici's private `kHandler` symbol, or null. */
-const handlerSymbols = new WeakMap<object, symbol | null>()
-const MAX_HANDLER_DEPTH = 4
+function ownFunction(target: object, key: string): ((...args: never[]) => unknown) | null {
+  const value = ObjectGetOwnPropertyDescriptor(target, key)?.value as unknown
+  return typeof value === 'function' ? (value as (...args: never[]) => unknown) : null
+}
+
+function requestClass(request: object): RequestClass | null {
+  const proto = ObjectGetPrototypeOf(request) as object | null
+  if (proto === null) return null
+  let found = ReflectApply(weakMapGet, requestClasses, [proto]) as RequestClass | undefined
+  if (found === undefined) {
+    let handlerSymbol: symbol | null = null
+    const symbols = ObjectGetOwnPropertySymbols(request)
+    for (let i = 0; i < symbols.length && handlerSymbol === null; i++) {
+      if (SymbolDescription(symbols[i]!) === 'handler') handlerSymbol = symbols[i]!
+    }
+    const fail = (ownFunction(proto, 'onResponseError') ?? ownFunction(proto, 'onError')) as RequestClass['fail']
+    found = { fail, handlerSymbol }
+    ReflectApply(weakMapSet, requestClasses, [proto, found])
+  }
+  return found
+}
 
 /**
  * The AsyncResource among the request's handlers (undici.request/stream/pipeline/connect/
  * upgrade make one per call, in the caller's context), looking through wrappers that keep
- * the inner handler as `.handler` (the redirect and retry handlers), or null.
+ * the inner handler as their own `.handler` (the redirect and retry handlers), or null.
  *
- * Why: a Pool or an Agent with a `connections` limit queues a request while all its
- * connections are busy and creates it later from the 'drain' of another request, in that
- * request's async context. The handler still carries the caller's context.
+ * Why: a Pool (also an Agent's per-origin Pool) with a `connections` limit queues a request
+ * while all its connections are busy and creates it later, from another request's 'drain',
+ * in that request's async context. The handler still carries the caller's context.
  */
-function callerResource(request: object): object | null {
-  const proto = ObjectGetPrototypeOf(request) as object | null
-  if (proto === null) return null
-  let symbol = ReflectApply(weakMapGet, handlerSymbols, [proto]) as symbol | null | undefined
-  if (symbol === undefined) {
-    symbol = null
-    const symbols = ObjectGetOwnPropertySymbols(request)
-    for (let i = 0; i < symbols.length && symbol === null; i++) {
-      if (SymbolDescription(symbols[i]!) === 'handler') symbol = symbols[i]!
+function callerResource(request: object, handlerSymbol: symbol | null): object | null {
+  if (handlerSymbol === null) return null
+  try {
+    let handler = (request as Record<symbol, unknown>)[handlerSymbol]
+    for (let depth = 0; depth < MAX_HANDLER_DEPTH && handler !== null && typeof handler === 'object'; depth++) {
+      if (ObjectIsPrototypeOf(AsyncResourceProto, handler)) return handler
+      handler = ObjectGetOwnPropertyDescriptor(handler, 'handler')?.value
     }
-    ReflectApply(weakMapSet, handlerSymbols, [proto, symbol])
-  }
-  if (symbol === null) return null
-  let handler = (request as Record<symbol, unknown>)[symbol]
-  for (let depth = 0; depth < MAX_HANDLER_DEPTH && handler !== null && typeof handler === 'object'; depth++) {
-    if (ObjectIsPrototypeOf(AsyncResourceProto, handler)) return handler
-    handler = (handler as { handler?: unknown }).handler
+  } catch {
+    // A handler can be a Proxy whose traps throw: then the current context decides.
   }
   return null
 }
 
 function originTarget(origin: unknown): Target | null {
-  if (typeof origin === 'string') return parseOrigin(origin)
-  if (origin && typeof origin === 'object') {
-    const o = (origin as { origin?: unknown }).origin
-    if (typeof o === 'string') return parseOrigin(o)
-  }
-  return null
+  const text = typeof origin === 'string' ? origin : origin && typeof origin === 'object' ? (origin as { origin?: unknown }).origin : undefined
+  return typeof text === 'string' ? parseAbsolute(text) : null
 }
 
 function onUndiciRequest(message: unknown): void {
   try {
     const request = (message as { request?: UndiciRequest } | null)?.request
     if (!request || typeof request !== 'object' || request.aborted === true) return
-    // The Request's own error path, the one undici's dispatch takes for a request it refuses:
-    // the handler gets the error (fetch rejects with it as `cause`, undici.request with it)
-    // and the request is marked aborted, so the client never writes it to any socket.
-    const fail = typeof request.onResponseError === 'function' ? request.onResponseError : request.onError
-    if (typeof fail !== 'function') {
+    const cls = requestClass(request)
+    if (!cls?.fail) {
       // Never report a block that cannot be enforced; the socket level still checks the dial.
       if (!warnedUnknownApi) {
         warnedUnknownApi = true
@@ -417,15 +444,15 @@ function onUndiciRequest(message: unknown): void {
     const connection = originTarget(request.origin)
     if (!connection) return // not an http(s) origin: the socket level still checks the dial
     // In the caller's context when its handler carries it (see callerResource), else in the
-    // current one: fetch's handler is a plain object (a limit of this layer for fetch over a
-    // dispatcher with a `connections` limit; the default dispatcher has none).
-    const resource = callerResource(request)
+    // current one. fetch's handler is a plain object: fetch over a dispatcher with a
+    // `connections` limit is the case this cannot cover (the default dispatcher has none).
+    const resource = callerResource(request, cls.handlerSymbol)
     const blocked = (
       resource
         ? ReflectApply(runInAsyncScope, resource, [checkTargets, null, connection, request.method, request.path])
         : checkTargets(connection, request.method, request.path)
     ) as EgressBlocked | null
-    if (blocked) ReflectApply(fail, request, [blocked])
+    if (blocked) ReflectApply(cls.fail, request, [blocked])
   } catch (err) {
     log('warn', `tethered: error checking an undici request: ${String(err)}`)
   }
