@@ -116,16 +116,14 @@ for (const c of clients) {
   }
 }
 
-// Known defect (src/intercept/request.ts, reported to the lead): undici 7's Client (the
-// package; also Node 20-24's bundled fetch, not Node 26's) still dials for a request the
+// undici 7's Client (the package; also Node 20-24's bundled fetch) still dials for a request the
 // `undici:request:create` check already failed; the socket-level shim blocks that dial (no
-// packet leaves: the tests above count) but reports the same block a second time. `failing`
-// keeps this visible; ava flags it once fixed, then make it a normal test.
-function knownBug(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
-  if (inNetns) test.serial.failing(title, fn)
+// packet leaves) and must not report the same block a second time.
+function oncePerRequest(title: string, fn: (t: ExecutionContext) => Promise<void>): void {
+  if (inNetns) test.serial(title, fn)
   else test.skip(`${SKIP_PREFIX} ${title}`, fn)
 }
-knownBug('undici package: one block reported per blocked request [known bug: undici dials for a request already failed]', async (t) => {
+oncePerRequest('undici package: one block reported per blocked request', async (t) => {
   const sink = await countingHttpServer(BLOCKED_V4)
   t.teardown(() => sink.close())
   const reported: string[] = []

@@ -7,7 +7,7 @@
 //   fetch over http and https.
 // - In-process, any Node: undici's ProxyAgent (tunnelling and not) and EnvHttpProxyAgent, and
 //   requests written for a proxy by hand (absolute-form URL, CONNECT).
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
@@ -21,9 +21,15 @@ import { ALLOWED_V4, BLOCKED_V4, countingHttpServer, countingHttpsServer, netTes
 const CHILD = fileURLToPath(new URL('./fixtures/env-proxy-child.mjs', import.meta.url))
 const HANG_MS = 10_000
 
-const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
-/** NODE_USE_ENV_PROXY: Node 22.21+ and 24.5+ (http, https and fetch); absent on Node 20. */
-const hasEnvProxy = major > 24 || (major === 24 && minor >= 5) || (major === 22 && minor >= 21)
+const major = Number(process.versions.node.split('.')[0])
+
+/** Whether this Node honours NODE_USE_ENV_PROXY (22.21+, 24.5+; not 20): asked of a child, as it is read at startup. */
+function supportsEnvProxy(): boolean {
+  const env = { ...process.env, NODE_USE_ENV_PROXY: '1', HTTP_PROXY: 'http://127.0.0.1:9', NODE_OPTIONS: '' }
+  const probe = 'process.stdout.write(String(!!require("node:http").globalAgent.options.proxyEnv))'
+  return execFileSync(process.execPath, ['-e', probe], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }) === 'true'
+}
+const hasEnvProxy = supportsEnvProxy()
 const envProxyTest = hasEnvProxy ? netTest.serial : netTest.skip
 const NEEDS_ENV_PROXY = hasEnvProxy ? '' : ' [needs Node 22.21+/24.5+: NODE_USE_ENV_PROXY]'
 
@@ -137,7 +143,7 @@ interface ChildResult {
   reports: { host: string; port: number | null; kind: string }[]
 }
 
-function runChild(t: ExecutionContext, w: World, plan: { name: string; client: 'http' | 'fetch'; url: string }[]): Promise<ChildResult> {
+function runChild(t: ExecutionContext, w: World, plan: { name: string; client: 'http' | 'fetch'; url: string }[], allow?: string[]): Promise<ChildResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tethered-proxy-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   const caFile = path.join(dir, 'ca.pem')
@@ -146,7 +152,7 @@ function runChild(t: ExecutionContext, w: World, plan: { name: string; client: '
   for (const key of ['http_proxy', 'https_proxy', 'no_proxy', 'NO_PROXY', 'NODE_OPTIONS']) delete env[key]
   Object.assign(env, { NODE_USE_ENV_PROXY: '1', HTTP_PROXY: w.proxy.url, HTTPS_PROXY: w.proxy.url, NODE_EXTRA_CA_CERTS: caFile })
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CHILD, JSON.stringify(plan)], { env, timeout: HANG_MS * plan.length }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CHILD, JSON.stringify(plan), ...(allow ? [JSON.stringify(allow)] : [])], { env, timeout: HANG_MS * plan.length }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`child failed: ${err.message}\n${stderr}`))
       const outcomes = new Map<string, Outcome>()
       let reports: ChildResult['reports'] = []
@@ -218,6 +224,23 @@ envProxyTest(`NODE_USE_ENV_PROXY: https.get and fetch over a CONNECT tunnel: all
   t.true((w.proxy.relayed['api.stripe.test'] ?? 0) > 0, 'the allowed requests were tunnelled through the proxy')
   assertNothingReachedEvil(t, w)
   t.is(result.reports.filter((r) => r.kind === 'request').length, 2, 'one report per refused request')
+})
+
+// Node 26's undici dials an IP-literal proxy with `host` set to the target's name and a lookup
+// returning the proxy's address: the socket must be judged by that address (the proxy), not
+// by the target's name with the proxy's port.
+const portRuleTest = !hasEnvProxy ? netTest.skip : netTest.serial
+const PORT_RULE_NOTE = !hasEnvProxy ? NEEDS_ENV_PROXY : ''
+portRuleTest(`NODE_USE_ENV_PROXY: a port-specific rule for the target lets http.get and fetch through the proxy${PORT_RULE_NOTE}`, async (t) => {
+  const w = await world(t)
+  const api = `http://api.stripe.test:${w.api.port}/`
+  const result = await runChild(t, w, [
+    { name: 'http api', client: 'http', url: api },
+    { name: 'fetch api', client: 'fetch', url: api },
+  ], [`api.stripe.test:${w.api.port}`])
+  assertOk(t, result, 'http api')
+  assertOk(t, result, 'fetch api')
+  t.deepEqual(result.reports, [])
 })
 
 // ---------------------------------------------------------------- in-process proxies

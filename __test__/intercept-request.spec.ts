@@ -2,22 +2,35 @@
 // when it is made, not only when a socket dials. The proof is a keep-alive connection opened
 // before activate(): the next request over it makes no connect at all, so only the request
 // layer can refuse it, and the server must not receive it (counted in `requests`).
+import dc from 'node:diagnostics_channel'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
 import test, { type ExecutionContext } from 'ava'
 import type { Dispatcher } from 'undici'
 import { activate, deactivate, EgressBlocked, scope } from '../dist/index.mjs'
-import { ALLOWED_V4, BLOCKED_V4, countingHttpServer, countingHttpsServer, netTest, testCert, type CountingServer } from './harness/index.js'
+import { ALLOWED_V4, BLOCKED_V4, BLOCKED_V6, countingHttpServer, countingHttpsServer, netTest, testCert, type CountingServer } from './harness/index.js'
 
 const ALLOW = ['api.stripe.test']
 const HANG_MS = 5_000
 
-const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
-/** `http.client.request.created` is published from Node 22.12 (and 23.2) on. */
-const hasCreatedChannel = major > 22 || (major === 22 && minor >= 12)
+/** Whether this Node publishes `http.client.request.created` (22+; not 20): a request on a socket that never connects, destroyed at once. */
+function publishesCreatedChannel(): boolean {
+  let seen = false
+  const onCreated = (): void => void (seen = true)
+  dc.subscribe('http.client.request.created', onCreated)
+  try {
+    const req = http.request({ host: '127.0.0.1', createConnection: () => new net.Socket() } as http.RequestOptions)
+    req.on('error', () => {})
+    req.destroy()
+  } finally {
+    dc.unsubscribe('http.client.request.created', onCreated)
+  }
+  return seen
+}
+const hasCreatedChannel = publishesCreatedChannel()
 const createdTest = hasCreatedChannel ? netTest.serial : netTest.skip
-const NEEDS_CREATED = hasCreatedChannel ? '' : ' [needs Node 22.12+: http.client.request.created]'
+const NEEDS_CREATED = hasCreatedChannel ? '' : ' [needs Node 22+: http.client.request.created]'
 
 // The undici package is loaded lazily: if it loaded first, its Agent would become the global
 // dispatcher, and global fetch would no longer exercise Node's bundled undici.
@@ -284,6 +297,22 @@ netTest.serial('undici Client: an allowed host answers; a blocked host, on a fre
   t.is(srv.requests, 1)
   t.is(sink.connections, 0)
   t.is(sink.requests, 0)
+})
+
+netTest.serial('IPv6 literal targets (http agent and undici Pool): pooled connections to a blocked address carry no request', async (t) => {
+  const { Pool, request } = await undici()
+  const sink = await countingHttpServer(BLOCKED_V6)
+  const agent = new http.Agent({ keepAlive: true })
+  t.teardown(() => (agent.destroy(), sink.close()))
+  const url = `http://[${BLOCKED_V6}]:${sink.port}`
+  const pool = closing(t, new Pool(url))
+  t.deepEqual(await get(`${url}/`, { agent }), { status: 200, body: 'ok' })
+  t.is(await (await withTimeout(request(`${url}/`, { dispatcher: pool }), 'request')).body.text(), 'ok')
+  activateFor(t)
+  await expectBlocked(t, get(`${url}/`, { agent }), 'self', BLOCKED_V6, sink.port)
+  await expectBlocked(t, withTimeout(request(`${url}/`, { dispatcher: pool }), 'request'), 'self', BLOCKED_V6, sink.port)
+  t.is(sink.requests, 2)
+  t.is(sink.connections, 2)
 })
 
 // A Pool (or an Agent's per-origin Pool) with a `connections` limit queues a request while its

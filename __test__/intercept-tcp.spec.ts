@@ -129,13 +129,19 @@ netTest.serial('net: a custom lookup returning an IP allowed by a CIDR rule conn
   t.is(echo.connections, 2)
 })
 
-netTest.serial('net: a custom lookup is never called for a blocked name', async (t) => {
+netTest.serial("net: with a custom lookup, the addresses it returns are judged, not the name", async (t) => {
+  // PRODUCT.md Clarifications: a caller's lookup is not a resolver. Its answer is the real
+  // destination (Node 26's undici dials an env proxy this way), judged by IP/CIDR rules.
   const sink = await server(t, countingTcpServer(BLOCKED_V4))
   activateFor(t, { allow: ['api.stripe.test', '198.51.100.0/24'] })
-  const lookup = fixedLookup([{ address: OTHER_V4, family: 4 }])
-  await expectBlocked(t, connectOnce('evil.test', sink.port, { lookup }), { host: 'evil.test' })
-  t.is(lookup.calls, 0)
+  const toBlocked = fixedLookup([{ address: BLOCKED_V4, family: 4 }])
+  await expectBlocked(t, connectOnce('evil.test', sink.port, { lookup: toBlocked }), { host: BLOCKED_V4 })
+  t.is(toBlocked.calls, 1)
   t.is(sink.connections, 0)
+  const echo = await server(t, countingTcpServer(OTHER_V4))
+  const toAllowed = fixedLookup([{ address: OTHER_V4, family: 4 }])
+  await connectOnce('evil.test', echo.port, { lookup: toAllowed })
+  t.is(echo.connections, 1, 'an address allowed by a CIDR rule is reachable whatever name was asked')
 })
 
 netTest.serial("net: an invalid lookup option still gets Node's own validation error", async (t) => {

@@ -7,7 +7,7 @@ import { log } from './logger'
 import { allowedChannel, publishAllowed } from './observe'
 import { native } from './native'
 import { ArrayPush } from './primordials'
-import { reportBlock } from './report'
+import { type BlockInfo, reportBlock } from './report'
 import { currentFrame, type ScopeFrame } from './scope-context'
 import { state } from './state'
 
@@ -18,12 +18,42 @@ export function reportEverything(): void {
   recording = true
 }
 
-const BLOCKED_BY_GLOBAL = -1
+type OnBlocked = ((host: string, port: number | null, info: BlockInfo) => void) | null
+
 const REPORTED_BY_GLOBAL = -2
 
 function resolvedFromCache(host: string, port: number): string | null {
   if (port < 0 || !native.isIp(host)) return null
   return native.resolvedFrom(host)
+}
+
+// A request refused (or reported) at request level is often followed, in the same turn of the
+// event loop, by the client opening a connection for it anyway (undici 6/7 connect before they
+// look at the abort; log-only requests proceed): that echo is decided again but not reported
+// again. The memo lives until the next setImmediate.
+interface RequestMemo {
+  readonly host: string
+  readonly port: number
+  readonly frame: ScopeFrame | undefined
+}
+let memo: RequestMemo | null = null
+let memoClearing = false
+const setImmediateCaptured = setImmediate
+function clearMemo(): void {
+  memo = null
+  memoClearing = false
+}
+function rememberRequest(host: string, port: number, frame: ScopeFrame | undefined): void {
+  memo = { host, port, frame }
+  if (!memoClearing) {
+    memoClearing = true
+    setImmediateCaptured(clearMemo)
+  }
+}
+function isEcho(kind: EgressKind, host: string, resolvedFrom: string | null, port: number, frame: ScopeFrame | undefined): boolean {
+  const m = memo
+  if (m === null || kind === 'request' || m.frame !== frame) return false
+  return (m.host === host || m.host === resolvedFrom) && (m.port === port || port < 0)
 }
 
 /**
@@ -56,33 +86,38 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
     }
     const portOrNull = port < 0 ? null : port
     const resolvedFrom = resolvedFromCache(host, port)
-    const initiator = findInitiator()
+    const silent = isEcho(kind, host, resolvedFrom, port, frame)
+    if (kind === 'request') rememberRequest(host, port, frame)
+    const initiator = silent ? null : findInitiator()
+    let error: EgressBlocked
+    let logOnly: boolean
+    let onBlocked: OnBlocked
     if (verdict < 0) {
-      const error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind, initiator })
-      const logOnly = verdict === REPORTED_BY_GLOBAL
-      const onBlocked = state.global?.onBlocked ?? null
-      if (reportLogOnly || !logOnly) reportBlock(error, logOnly, onBlocked)
-      else ArrayPush((deferred ??= []), () => reportBlock(error, true, onBlocked))
-      if (verdict === BLOCKED_BY_GLOBAL) return error
-      first = 0
+      error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind, initiator })
+      logOnly = verdict === REPORTED_BY_GLOBAL
+      onBlocked = state.global?.onBlocked ?? null
     } else {
       const entry = frame?.entries[verdict - 1]
       const scopeLabel = entry?.label ?? 'scope'
       // Upstream reports a scope block on the hostname when the IP was resolved from one.
-      const error = resolvedFrom
+      error = resolvedFrom
         ? new EgressBlocked(resolvedFrom, portOrNull, { resolvedFrom, scopeLabel, kind, initiator })
         : new EgressBlocked(host, portOrNull, { scopeLabel, kind, initiator })
-      const logOnly = entry?.logOnly ?? false
-      const onBlocked = entry?.onBlocked ?? null
-      if (!logOnly) {
+      logOnly = entry?.logOnly ?? false
+      onBlocked = entry?.onBlocked ?? null
+    }
+    if (!logOnly) {
+      if (!silent) {
         if (deferred) for (let i = 0; i < deferred.length; i++) deferred[i]!()
         reportBlock(error, false, onBlocked)
-        return error
       }
+      return error
+    }
+    if (!silent) {
       if (reportLogOnly) reportBlock(error, true, onBlocked)
       else ArrayPush((deferred ??= []), () => reportBlock(error, true, onBlocked))
-      first = verdict
     }
+    first = verdict < 0 ? 0 : verdict
     if (!frame || first >= frame.entries.length) return null
   }
 }

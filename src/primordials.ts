@@ -10,8 +10,8 @@ export const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor
 export const ObjectFreeze = Object.freeze
 export const nextTick: typeof process.nextTick = process.nextTick.bind(process)
 export const SymbolDescription = (s: symbol): string | undefined => s.description
-export const StringIndexOf: (s: string, search: string) => number = (s, search) =>
-  ReflectApply(String.prototype.indexOf, s, [search])
+const stringIndexOf = String.prototype.indexOf
+export const StringIndexOf: (s: string, search: string) => number = (s, search) => ReflectApply(stringIndexOf, s, [search])
 
 const arrayPush = Array.prototype.push
 /** `array.push(value)` immune to a replaced Array.prototype.push. */

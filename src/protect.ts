@@ -54,11 +54,21 @@ export function lockIfLocked(holder: object, key: PropertyKey): void {
   }
 }
 
+const extraChecks: Array<() => boolean> = []
+
+/** Adds a condition the integrity check verifies (e.g. a diagnostics subscription still there). */
+export function registerIntegrityCheck(check: () => boolean): void {
+  ReflectApply(arrayPush, extraChecks, [check])
+}
+
 /** True while every registered shim is still the value tethered installed. */
 export function patchesIntact(): boolean {
   for (let i = 0; i < patched.length; i++) {
     const p = patched[i]!
     if ((p.holder as Record<PropertyKey, unknown>)[p.key] !== p.value) return false
+  }
+  for (let i = 0; i < extraChecks.length; i++) {
+    if (!extraChecks[i]!()) return false
   }
   return true
 }

@@ -97,7 +97,10 @@ function patchSocketConnect(): void {
         return ReflectApply(original, this, args)
       }
       const port = portNumber(options.port)
-      const blocked = check('tcp', host, port, false)
+      // A caller's own lookup decides where the socket really goes (Node 26's undici dials an
+      // env proxy with the target's name and a lookup returning the proxy's address), so only
+      // the addresses it returns are judged; a lookup through Node's resolvers is checked there.
+      const blocked = typeof custom === 'function' ? null : check('tcp', host, port, false)
       const lookup = blocked ? failingLookup(blocked) : filteringLookup(custom ?? (dns.lookup as unknown as LookupFn), port)
       const rewritten = normalizeArgs([{ ...options, lookup }, normalized[1]])
       return ReflectApply(original, this, [rewritten])

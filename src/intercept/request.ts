@@ -47,6 +47,7 @@ import { log } from '../logger'
 import { ObjectGetOwnPropertyDescriptor, ObjectGetOwnPropertySymbols, ReflectApply, SymbolDescription, nextTick } from '../primordials'
 import { currentFrame, type ScopeFrame } from '../scope-context'
 import { type GlobalOptions, state } from '../state'
+import { registerIntegrityCheck, registerPatch } from '../protect'
 import { patchMethod } from './bindings'
 
 // Captured when tethered loads, like the shared primordials: a built-in replaced later must
@@ -464,8 +465,20 @@ function onUndiciRequest(message: unknown): void {
 const HTTP_CREATED = 'http.client.request.created'
 const UNDICI_CREATE = 'undici:request:create'
 
+/** Is `fn` still subscribed to `name`? (Node keeps subscribers in `_subscribers`.) */
+function stillSubscribed(name: string, fn: unknown): boolean {
+  const subscribers = (dc.channel(name) as unknown as { _subscribers?: unknown })._subscribers
+  if (!Array.isArray(subscribers)) return true // layout unknown on this version: nothing to verify
+  for (let i = 0; i < subscribers.length; i++) if (subscribers[i] === fn) return true
+  return false
+}
+
 export function installRequestShims(): void {
   patchAgent()
   dc.subscribe(HTTP_CREATED, onRequestCreated)
   dc.subscribe(UNDICI_CREATE, onUndiciRequest)
+  // Locked mode: publishing must stay Node's, and our subscribers must stay subscribed.
+  const active = Object.getPrototypeOf(dc.channel(UNDICI_CREATE)) as Record<string, unknown>
+  if (typeof active.publish === 'function') registerPatch(active, 'publish', active.publish)
+  registerIntegrityCheck(() => stillSubscribed(HTTP_CREATED, onRequestCreated) && stillSubscribed(UNDICI_CREATE, onUndiciRequest))
 }
