@@ -21,7 +21,6 @@ import { ALLOWED_V4, BLOCKED_V4, countingHttpServer, countingHttpsServer, netTes
 const CHILD = fileURLToPath(new URL('./fixtures/env-proxy-child.mjs', import.meta.url))
 const HANG_MS = 10_000
 
-const major = Number(process.versions.node.split('.')[0])
 
 /** Whether this Node honours NODE_USE_ENV_PROXY (22.21+, 24.5+; not 20): asked of a child, as it is read at startup. */
 function supportsEnvProxy(): boolean {

@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { type BlockInfo, EgressBlocked, InvalidRuleError, scope } from '../dist/index.mjs'
 import { native } from '../dist/native.js'
-import { ALLOWED_V4, BLOCKED_V4, BLOCKED_V4_B, OTHER_V4, dnsCount, inNetns, netTest } from './harness/index.js'
+import { ALLOWED_V4, BLOCKED_V4, BLOCKED_V4_B, OTHER_V4, dnsCount, netTest } from './harness/index.js'
 import { allowed, blockedBy, isBlockedBy } from './support-scope/assert.js'
 import { activateFor } from './support-scope/global.js'
 import { connect, lookup, lookupPromise, settle } from './support-scope/io.js'
