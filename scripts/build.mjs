@@ -2,7 +2,7 @@
 // whose outputs are newer than its sources, so `npm test` and `npm run demo` work on a fresh
 // clone without a separate build step and stay fast afterwards.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -36,7 +36,16 @@ function run(cmd, args) {
 }
 
 const napiCli = join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
-const triple = process.platform === 'linux' ? `linux-${process.arch}-gnu` : `${process.platform}-${process.arch}`
+function hostTriple() {
+  const { platform, arch } = process
+  if (platform === 'linux') {
+    const musl = existsSync('/usr/bin/ldd') && readFileSync('/usr/bin/ldd', 'latin1').includes('musl')
+    return `linux-${arch}-${musl ? 'musl' : 'gnu'}`
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  return `${platform}-${arch}`
+}
+const triple = hostTriple()
 if (outdated([`tethered.${triple}.node`], ['crates', 'Cargo.toml', 'Cargo.lock'])) {
   // Build into target/ and rename into place: overwriting the library in place would corrupt
   // it under any process that has it mapped (a test run in progress).
