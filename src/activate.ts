@@ -134,7 +134,6 @@ export function activate(options: ActivateOptions): void {
     allowLocalhost,
     onBlocked,
     locked,
-    lockToken: locked ? lockToken : null,
     externalSubprocessPolicy: externalSubprocessPolicy as SubprocessPolicy,
     allow: Object.freeze(allow),
   })

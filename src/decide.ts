@@ -77,6 +77,7 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
     let verdict: number
     try {
       verdict = native.checkEgress(host, port, frame ? frame.chain : null, first)
+      if (typeof verdict !== 'number') throw verdict
     } catch (err) {
       return internalError(kind, host, port, err, frame)
     }

@@ -25,3 +25,8 @@ export function nameLike<F extends (...args: never[]) => unknown>(wrapper: F, or
   ObjectDefineProperty(wrapper, 'length', { value: original.length, configurable: true })
   return wrapper
 }
+
+export const PromiseCtor = Promise
+export const PromiseThen = Promise.prototype.then
+const promiseReject = Promise.reject
+export const PromiseReject = (reason: unknown): Promise<never> => ReflectApply(promiseReject, PromiseCtor, [reason])

@@ -13,7 +13,7 @@ import { installShims } from './intercept/index'
 import { native } from './native'
 import { PAYLOAD_VAR, WORKER_PAYLOAD_KEY, type Payload, type ScopePayload, parsePayload } from './payload'
 import { type Scope, scope } from './scope'
-import { currentFrame, scopeStorage, type ScopeFrame } from './scope-context'
+import { currentFrame, enterFrame, type ScopeFrame } from './scope-context'
 import { adoptGlobal } from './state'
 import { RECORD_VAR, startRecorder } from './recorder'
 
@@ -38,7 +38,7 @@ function enterScopes(list: ScopePayload[]): void {
     scopes[i]!.run(() => enter(i + 1))
   }
   enter(0)
-  if (frame) scopeStorage.enterWith(frame)
+  if (frame) enterFrame(frame)
 }
 
 function activateFromPayload(payload: Payload, quiet: boolean): void {

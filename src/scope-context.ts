@@ -1,6 +1,7 @@
 // The scope stack of the current async context, on AsyncLocalStorage. Each frame holds the
 // native chain of compiled scope policies (outermost first) and what JS needs to report a block.
 import { AsyncLocalStorage } from 'node:async_hooks'
+import { ReflectApply } from './primordials'
 import type { ScopeChain } from './native'
 import type { BlockInfo } from './report'
 
@@ -21,6 +22,24 @@ export interface ScopeFrame {
 
 export const scopeStorage = new AsyncLocalStorage<ScopeFrame>()
 
+// Captured at load: replacing AsyncLocalStorage.prototype.getStore/run later must not let code
+// step out of its scope.
+const getStore = AsyncLocalStorage.prototype.getStore
+const run = AsyncLocalStorage.prototype.run
+const enterWith = AsyncLocalStorage.prototype.enterWith
+
 export function currentFrame(): ScopeFrame | undefined {
-  return scopeStorage.getStore()
+  return ReflectApply(getStore, scopeStorage, []) as ScopeFrame | undefined
+}
+
+/** `scopeStorage.run(frame, fn, ...args)` with the captured method. */
+export function runInFrame<R>(frame: ScopeFrame, fn: (...args: never[]) => R, ...args: unknown[]): R {
+  const callArgs: unknown[] = [frame, fn]
+  for (let i = 0; i < args.length; i++) callArgs[i + 2] = args[i]
+  return ReflectApply(run, scopeStorage, callArgs) as R
+}
+
+/** `scopeStorage.enterWith(frame)` with the captured method. */
+export function enterFrame(frame: ScopeFrame): void {
+  ReflectApply(enterWith, scopeStorage, [frame])
 }

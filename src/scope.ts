@@ -8,7 +8,7 @@ import { log } from './logger'
 import { native } from './native'
 import { compileRules } from './policy'
 import { ReflectApply } from './primordials'
-import { type ScopeEntry, type ScopeFrame, currentFrame, scopeStorage } from './scope-context'
+import { type ScopeEntry, type ScopeFrame, currentFrame, runInFrame } from './scope-context'
 import { validateAllow, validateBool, validateOptions } from './validate'
 
 export interface ScopeOptions {
@@ -98,7 +98,7 @@ function createScope(options: ScopeOptions): Scope {
 
   function run<R>(fn: () => R): R {
     if (typeof fn !== 'function') throw invalidArgType(`scope run() needs a function, got ${describe(fn)}`)
-    return scopeStorage.run(frameFor(currentFrame()), fn)
+    return runInFrame(frameFor(currentFrame()), fn)
   }
 
   function wrap<F extends AnyFn>(fn: F): F {
@@ -109,7 +109,7 @@ function createScope(options: ScopeOptions): Scope {
       )
     }
     const wrapped = function (this: unknown, ...args: unknown[]) {
-      return scopeStorage.run(frameFor(currentFrame()), ReflectApply, fn, this, args)
+      return runInFrame(frameFor(currentFrame()), ReflectApply as (...a: never[]) => unknown, fn, this, args)
     }
     Object.defineProperty(wrapped, 'name', { value: fn.name, configurable: true })
     Object.defineProperty(wrapped, 'length', { value: fn.length, configurable: true })

@@ -9,7 +9,6 @@ export interface GlobalOptions {
   readonly allowLocalhost: boolean
   readonly onBlocked: ((host: string, port: number | null, info: BlockInfo) => void) | null
   readonly locked: boolean
-  readonly lockToken: object | null
   readonly externalSubprocessPolicy: 'warn' | 'allow' | 'block'
   readonly allow: readonly string[]
 }
@@ -26,7 +25,6 @@ export function adoptGlobal(): void {
     allowLocalhost: settings.allowLocalhost,
     onBlocked: null,
     locked: settings.locked,
-    lockToken: null,
     externalSubprocessPolicy: settings.externalSubprocessPolicy as 'warn' | 'allow' | 'block',
     allow: Object.freeze([...settings.allow]),
   })

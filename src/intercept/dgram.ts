@@ -54,7 +54,11 @@ function patchSocket(): void {
     function send(this: UdpSocket, ...args: unknown[]) {
       if (isConnected(this)) return ReflectApply(original, this, args)
       // Mirror dgram's own argument shuffle: (msg, [offset, length,] port, [address,] [cb]).
-      let [, offset, length, port, address, callback] = args
+      let offset = args[1]
+      let length = args[2]
+      let port = args[3]
+      let address = args[4]
+      let callback = args[5]
       if (!(address || (port && typeof port !== 'function'))) {
         callback = port
         port = offset
@@ -76,7 +80,9 @@ function patchSocket(): void {
   )
   patchMethod(proto, 'connect', (original) =>
     function connect(this: UdpSocket, ...args: unknown[]) {
-      const [port, address, callback] = args
+      const port = args[0]
+      const address = args[1]
+      const callback = args[2]
       const p = portOf(port)
       if (p > 0 && (address === undefined || typeof address === 'function' || typeof address === 'string')) {
         const host = typeof address === 'string' && address !== '' ? address : defaultAddress(this)
@@ -98,7 +104,8 @@ function patchUdpBinding(): boolean {
     patchMethod(proto, name, (original) =>
       function send(this: object, ...args: unknown[]) {
         // (req, list, count, port, address, hasCallback); the connected form has no address.
-        const [, , , port, address] = args
+        const port = args[3]
+        const address = args[4]
         if (typeof port === 'number' && typeof address === 'string' && check('udp', address, port)) return eacces
         return ReflectApply(original, this, args)
       },
@@ -107,7 +114,8 @@ function patchUdpBinding(): boolean {
   for (const name of ['connect', 'connect6']) {
     patchMethod(proto, name, (original) =>
       function connect(this: object, ...args: unknown[]) {
-        const [address, port] = args
+        const address = args[0]
+        const port = args[1]
         if (typeof address === 'string' && typeof port === 'number' && check('udp', address, port)) return eacces
         return ReflectApply(original, this, args)
       },

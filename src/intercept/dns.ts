@@ -11,7 +11,7 @@ import dns from 'node:dns'
 import { check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { native } from '../native'
-import { ArrayIsArray, ArrayPush, ReflectApply, nextTick } from '../primordials'
+import { ArrayIsArray, ArrayPush, ObjectDefineProperty, PromiseCtor, PromiseReject, PromiseThen, ReflectApply, nextTick } from '../primordials'
 import { binding, patchMethod } from './bindings'
 
 interface ReqWrap {
@@ -55,14 +55,34 @@ function recordAnswer(hostname: string, answer: unknown): void {
   }
 }
 
-/** Wraps `req.oncomplete` so an allowed answer is recorded before Node processes it. */
-function recordOnComplete(req: ReqWrap, hostname: string, answerIndex: number): void {
-  const oncomplete = req.oncomplete
-  if (typeof oncomplete !== 'function') return
-  req.oncomplete = function (this: unknown, ...args: unknown[]) {
-    if (!args[0]) recordAnswer(hostname, args[answerIndex])
-    return ReflectApply(oncomplete, this, args)
-  }
+type ReqClass = new () => object
+
+/**
+ * Calls the binding with a private request object whose completion records the answer, then
+ * hands it to the caller's request. The caller's request never carries a recording function:
+ * otherwise code could call it with a forged answer and poison the IP -> hostname cache.
+ */
+function callRecording(
+  original: (...args: unknown[]) => unknown,
+  self: unknown,
+  args: unknown[],
+  Req: ReqClass | undefined,
+  hostname: string,
+): unknown {
+  const req = args[0] as ReqWrap
+  const forward = req.oncomplete
+  if (typeof forward !== 'function' || typeof Req !== 'function') return ReflectApply(original, self, args)
+  const inner = new Req()
+  ObjectDefineProperty(inner, 'oncomplete', {
+    value: function oncomplete(...answer: unknown[]) {
+      if (!answer[0]) recordAnswer(hostname, answer[1])
+      return ReflectApply(forward, req, answer)
+    },
+  })
+  const copy: unknown[] = []
+  for (let i = 0; i < args.length; i++) copy[i] = args[i]
+  copy[0] = inner
+  return ReflectApply(original, self, copy)
 }
 
 const RECORDED_QUERIES = new Set(['queryA', 'queryAaaa', 'queryAny'])
@@ -107,18 +127,19 @@ function channelPrototype(cares: Record<string, unknown> | null): object | null 
   }
 }
 
-function patchQueries(proto: object): void {
+function patchQueries(proto: object, QueryReq: ReqClass | undefined): void {
   for (const name of Object.getOwnPropertyNames(proto)) {
     if (!name.startsWith('query') && name !== 'getHostByAddr') continue
     const record = RECORDED_QUERIES.has(name)
     patchMethod(proto, name, (original) =>
       function query(this: unknown, ...args: unknown[]) {
-        const [req, name] = args as [ReqWrap, unknown]
+        const req = args[0] as ReqWrap
+        const name = args[1]
         if (typeof name === 'string') {
           const err = checkLookup(name)
           // Never return an errno from a query binding: Node would throw it synchronously.
           if (err) return failRequest(req, err)
-          if (record) recordOnComplete(req, name, 1)
+          if (record) return callRecording(original, this, args, QueryReq, name)
         }
         return ReflectApply(original, this, args)
       },
@@ -129,25 +150,27 @@ function patchQueries(proto: object): void {
 function patchCares(): boolean {
   const cares = binding('cares_wrap')
   const proto = channelPrototype(cares)
-  if (proto) patchQueries(proto)
+  if (proto) patchQueries(proto, cares?.QueryReqWrap as ReqClass | undefined)
   if (!cares) {
     patchCallbackApi()
     return false
   }
   patchMethod(cares, 'getaddrinfo', (original) =>
     function getaddrinfo(this: unknown, ...args: unknown[]) {
-      const [req, hostname] = args as [ReqWrap, unknown]
+      const req = args[0] as ReqWrap
+      const hostname = args[1]
       if (typeof hostname === 'string') {
         const err = checkLookup(hostname)
         if (err) return failRequest(req, err)
-        recordOnComplete(req, hostname, 1)
+        return callRecording(original, this, args, cares.GetAddrInfoReqWrap as ReqClass | undefined, hostname)
       }
       return ReflectApply(original, this, args)
     },
   )
   patchMethod(cares, 'getnameinfo', (original) =>
     function getnameinfo(this: unknown, ...args: unknown[]) {
-      const [req, address] = args as [ReqWrap, unknown]
+      const req = args[0] as ReqWrap
+      const address = args[1]
       if (typeof address === 'string') {
         const err = checkLookup(address)
         if (err) return failRequest(req, err)
@@ -180,7 +203,8 @@ function patchCallbackApi(): void {
         nextTick(callback as Callback, err)
         return {}
       }
-      const copy = args.slice()
+      const copy: unknown[] = []
+      for (let i = 0; i < args.length; i++) copy[i] = args[i]
       copy[at] = function (this: unknown, ...answer: unknown[]) {
         if (!answer[0]) recordAnswer(hostname, ArrayIsArray(answer[1]) ? answer[1] : [answer[1]])
         return ReflectApply(callback as Callback, this, answer)
@@ -190,7 +214,8 @@ function patchCallbackApi(): void {
   )
   patchMethod(api, 'lookupService', (original) =>
     function lookupService(this: unknown, ...args: unknown[]) {
-      const [address, , callback] = args
+      const address = args[0]
+      const callback = args[2]
       if (typeof address === 'string' && typeof callback === 'function') {
         const err = check('dns', address, -1)
         if (err) {
@@ -213,14 +238,23 @@ type AsyncFn = (...args: unknown[]) => Promise<unknown>
 function patchPromises(): void {
   const promises = dns.promises as unknown as Record<string, unknown>
   patchMethod(promises, 'lookup', (original) =>
-    async function lookup(this: unknown, ...args: unknown[]) {
+    function lookup(this: unknown, ...args: unknown[]) {
       const hostname = args[0]
       if (typeof hostname === 'string' && hostname !== '' && !native.isIp(hostname)) {
         const err = check('dns', hostname, -1)
-        if (err) throw err
-        const result = await (callDecided(original, this, args, hostname) as Promise<unknown>)
-        recordAnswer(hostname, ArrayIsArray(result) ? result : [result])
-        return result
+        if (err) return PromiseReject(err)
+        const pending = callDecided(original, this, args, hostname) as Promise<unknown>
+        // Captured Promise machinery: a replaced `then` or `constructor` cannot swap the answer
+        // between Node's resolver and the cache.
+        return new PromiseCtor((resolve, reject) => {
+          ReflectApply(PromiseThen, pending, [
+            (result: unknown) => {
+              recordAnswer(hostname, ArrayIsArray(result) ? result : [result])
+              resolve(result)
+            },
+            reject,
+          ])
+        })
       }
       return ReflectApply(original as AsyncFn, this, args)
     },

@@ -135,7 +135,8 @@ function patchTcpBinding(): boolean {
   for (const name of ['connect', 'connect6']) {
     patchMethod(proto, name, (original) =>
       function connect(this: object, ...args: unknown[]) {
-        const [, address, port] = args
+        const address = args[1]
+        const port = args[2]
         if (typeof address === 'string' && typeof port === 'number') {
           const blocked = check('tcp', address, port)
           if (blocked) {

@@ -18,13 +18,17 @@ pub struct ScopeChain {
 #[napi]
 impl ScopeChain {
     /// The chain with `policy` added innermost.
-    #[napi(catch_unwind)]
-    pub fn push(&self, policy: &CompiledPolicy) -> ScopeChain {
-        let mut next: Vec<Arc<Policy>> = self.policies.to_vec();
-        next.push(policy.inner.clone());
-        ScopeChain {
-            policies: next.into(),
-        }
+    #[napi]
+    pub fn push(&self, policy: &CompiledPolicy) -> NapiResult<ScopeChain> {
+        crate::panic::guard(|| {
+            Ok({
+                let mut next: Vec<Arc<Policy>> = self.policies.to_vec();
+                next.push(policy.inner.clone());
+                ScopeChain {
+                    policies: next.into(),
+                }
+            })
+        })
     }
 
     #[napi(getter)]
@@ -34,11 +38,15 @@ impl ScopeChain {
 }
 
 /// A chain holding only `policy`.
-#[napi(catch_unwind)]
-pub fn scope_chain(policy: &CompiledPolicy) -> ScopeChain {
-    ScopeChain {
-        policies: Arc::from([policy.inner.clone()]),
-    }
+#[napi]
+pub fn scope_chain(policy: &CompiledPolicy) -> NapiResult<ScopeChain> {
+    crate::panic::guard(|| {
+        Ok({
+            ScopeChain {
+                policies: Arc::from([policy.inner.clone()]),
+            }
+        })
+    })
 }
 
 /// Verdicts of `checkEgress`.
@@ -54,81 +62,87 @@ pub const REPORTED_BY_GLOBAL: i32 = -2;
 /// `first_scope` -1 checks the global policy and then every scope; k >= 0 skips the global
 /// policy and starts at scope k (used to continue after a log-only block). A log-only global
 /// block returns `REPORTED_BY_GLOBAL`.
-#[napi(catch_unwind)]
+#[napi]
 pub fn check_egress(
     host: String,
     port: i32,
     scopes: Option<&ScopeChain>,
     first_scope: i32,
 ) -> NapiResult<i32> {
-    if crate::lock::TAMPERED.load(std::sync::atomic::Ordering::SeqCst) {
-        return Ok(BLOCKED_BY_GLOBAL);
-    }
-    let port = port_arg(port);
-    let global = current_global()?;
-    let normalized = tethered_core::normalize_host(&host);
-    if port.is_none()
-        && let Some(g) = &global
-        && !g.local_hostname.is_empty()
-        && *normalized == *g.local_hostname
-    {
-        return Ok(ALLOWED);
-    }
-    let resolved = if port.is_some() && parse_ip(&host).is_some() {
-        CACHE
-            .lock()
-            .map_err(|_| poisoned())?
-            .lookup(&host)
-            .map(str::to_string)
-    } else {
-        None
-    };
-    let check_host: &str = resolved.as_deref().unwrap_or(&normalized);
-    if first_scope < 0
-        && let Some(g) = &global
-    {
-        let allowed = g.policy.allows_normalized(check_host, port)
-            || (resolved.is_some() && g.policy.allows_normalized(&normalized, port));
-        if !allowed {
-            return Ok(if g.log_only {
-                REPORTED_BY_GLOBAL
-            } else {
-                BLOCKED_BY_GLOBAL
-            });
+    crate::panic::guard(|| {
+        if crate::lock::TAMPERED.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(BLOCKED_BY_GLOBAL);
         }
-    }
-    let Some(chain) = scopes else {
-        return Ok(ALLOWED);
-    };
-    let start = usize::try_from(first_scope).unwrap_or(0);
-    let rest = chain.policies.get(start..).unwrap_or_default();
-    if let Some(offset) = rest
-        .iter()
-        .position(|p| !p.allows_normalized(check_host, port))
-    {
-        // Across scopes the alternatives are "all allow the name" or "all allow the IP".
-        let ip_passes_all =
-            resolved.is_some() && rest.iter().all(|p| p.allows_normalized(&normalized, port));
-        if !ip_passes_all {
-            return Ok((start + offset) as i32 + 1);
+        let port = port_arg(port);
+        let global = current_global()?;
+        let normalized = tethered_core::normalize_host(&host);
+        if port.is_none()
+            && let Some(g) = &global
+            && !g.local_hostname.is_empty()
+            && *normalized == *g.local_hostname
+        {
+            return Ok(ALLOWED);
         }
-    }
-    Ok(ALLOWED)
+        let resolved = if port.is_some() && parse_ip(&host).is_some() {
+            CACHE
+                .lock()
+                .map_err(|_| poisoned())?
+                .lookup(&host)
+                .map(str::to_string)
+        } else {
+            None
+        };
+        let check_host: &str = resolved.as_deref().unwrap_or(&normalized);
+        if first_scope < 0
+            && let Some(g) = &global
+        {
+            let allowed = g.policy.allows_normalized(check_host, port)
+                || (resolved.is_some() && g.policy.allows_normalized(&normalized, port));
+            if !allowed {
+                return Ok(if g.log_only {
+                    REPORTED_BY_GLOBAL
+                } else {
+                    BLOCKED_BY_GLOBAL
+                });
+            }
+        }
+        let Some(chain) = scopes else {
+            return Ok(ALLOWED);
+        };
+        let start = usize::try_from(first_scope).unwrap_or(0);
+        let rest = chain.policies.get(start..).unwrap_or_default();
+        if let Some(offset) = rest
+            .iter()
+            .position(|p| !p.allows_normalized(check_host, port))
+        {
+            // Across scopes the alternatives are "all allow the name" or "all allow the IP".
+            let ip_passes_all =
+                resolved.is_some() && rest.iter().all(|p| p.allows_normalized(&normalized, port));
+            if !ip_passes_all {
+                return Ok((start + offset) as i32 + 1);
+            }
+        }
+        Ok(ALLOWED)
+    })
 }
 
 /// For each raw scope rule: 0 when the global policy can allow all of it (or there is no global
 /// policy), 1 when only a part of it, 2 when none of it (the warnings of BEHAVIOUR.md §7.7).
-#[napi(catch_unwind)]
+#[napi]
 pub fn scope_overlap(rules: Vec<String>) -> NapiResult<Vec<u32>> {
-    let Some(global) = current_global()? else {
-        return Ok(vec![0; rules.len()]);
-    };
-    Ok(rules
-        .iter()
-        .map(|raw| match tethered_core::scope_rule_overlap(&global.policy, raw) {
-            tethered_core::Overlap::Full => 0,
-            tethered_core::Overlap::Partial => 1,
-            tethered_core::Overlap::None => 2,
-        })
-        .collect())
+    crate::panic::guard(|| {
+        let Some(global) = current_global()? else {
+            return Ok(vec![0; rules.len()]);
+        };
+        Ok(rules
+            .iter()
+            .map(
+                |raw| match tethered_core::scope_rule_overlap(&global.policy, raw) {
+                    tethered_core::Overlap::Full => 0,
+                    tethered_core::Overlap::Partial => 1,
+                    tethered_core::Overlap::None => 2,
+                },
+            )
+            .collect())
+    })
 }

@@ -4,6 +4,7 @@
 
 mod decide;
 mod lock;
+mod panic;
 mod policy;
 mod state;
 

@@ -8,9 +8,11 @@
 //! one loaded before application code). Operations that could widen the policy without the
 //! token, such as recording IP -> hostname answers, require it.
 
-use napi::{Unknown, UnknownRef};
 use napi::{Env, Error, Result};
+use napi::{Unknown, UnknownRef};
 use napi_derive::napi;
+
+use crate::policy::NapiResult;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,9 +29,11 @@ thread_local! {
 pub struct Capability {}
 
 /// The capability, the first time it is asked for in this isolate; null afterwards.
-#[napi(catch_unwind)]
-pub fn claim() -> Option<Capability> {
-    CLAIMED.with(|claimed| (!claimed.replace(true)).then_some(Capability {}))
+#[napi]
+pub fn claim() -> NapiResult<Option<Capability>> {
+    crate::panic::guard(|| {
+        Ok(CLAIMED.with(|claimed| (!claimed.replace(true)).then_some(Capability {})))
+    })
 }
 
 pub(crate) fn locked_error() -> Error {
@@ -74,7 +78,7 @@ pub(crate) fn relock(env: &Env, locked: bool, token: Option<UnknownRef<false>>) 
 /// Marks the shims as tampered with: from now on every connection and lookup is blocked, in
 /// every thread, until a token-authenticated activate() or deactivate(). Returns true the
 /// first time (so the alert is written once).
-#[napi(catch_unwind)]
-pub fn report_tamper() -> bool {
-    !TAMPERED.swap(true, Ordering::SeqCst)
+#[napi]
+pub fn report_tamper() -> NapiResult<bool> {
+    crate::panic::guard(|| Ok(!TAMPERED.swap(true, Ordering::SeqCst)))
 }

@@ -37,21 +37,25 @@ pub(crate) fn port_arg(port: i32) -> Option<u16> {
 }
 
 /// Compiles `rules`; on a malformed rule returns its description instead of a policy.
-#[napi(catch_unwind)]
+#[napi]
 pub fn compile_policy(
     rules: Vec<String>,
     allow_localhost: bool,
-) -> napi::Either<CompiledPolicy, RuleProblem> {
-    match Policy::new(&rules, allow_localhost) {
-        Ok(policy) => napi::Either::A(CompiledPolicy {
-            inner: Arc::new(policy),
-        }),
-        Err((index, e)) => napi::Either::B(RuleProblem {
-            index: index as u32,
-            kind: kind_name(e.kind).to_string(),
-            message: e.message,
-        }),
-    }
+) -> NapiResult<napi::Either<CompiledPolicy, RuleProblem>> {
+    crate::panic::guard(|| {
+        Ok({
+            match Policy::new(&rules, allow_localhost) {
+                Ok(policy) => napi::Either::A(CompiledPolicy {
+                    inner: Arc::new(policy),
+                }),
+                Err((index, e)) => napi::Either::B(RuleProblem {
+                    index: index as u32,
+                    kind: kind_name(e.kind).to_string(),
+                    message: e.message,
+                }),
+            }
+        })
+    })
 }
 
 #[napi]
@@ -59,15 +63,24 @@ impl CompiledPolicy {
     /// The dry-run decision: `port` -1 for a lookup, `resolved_from` the name `host` (an IP)
     /// was resolved from. Returns 1 (allowed), 0 (blocked) or -1 when `resolved_from` is given
     /// for a host that is not an IP address. One call, nothing allocated for ordinary hosts.
-    #[napi(catch_unwind)]
-    pub fn allows(&self, host: String, port: i32, resolved_from: Option<String>) -> i32 {
-        let port = port_arg(port);
-        let allowed = match resolved_from {
-            Some(_) if tethered_core::parse_ip(&host).is_none() => return -1,
-            Some(from) => self.inner.allows_resolved(&host, port, &from),
-            None => self.inner.allows(&host, port),
-        };
-        i32::from(allowed)
+    #[napi]
+    pub fn allows(
+        &self,
+        host: String,
+        port: i32,
+        resolved_from: Option<String>,
+    ) -> NapiResult<i32> {
+        crate::panic::guard(|| {
+            Ok({
+                let port = port_arg(port);
+                let allowed = match resolved_from {
+                    Some(_) if tethered_core::parse_ip(&host).is_none() => return Ok(-1),
+                    Some(from) => self.inner.allows_resolved(&host, port, &from),
+                    None => self.inner.allows(&host, port),
+                };
+                i32::from(allowed)
+            })
+        })
     }
 
     #[napi(getter)]
@@ -83,15 +96,15 @@ pub fn native_version() -> String {
 }
 
 /// Upstream's host normalization, exposed for tests and for the self-hostname exemption.
-#[napi(catch_unwind)]
-pub fn normalize_host(host: String) -> String {
-    tethered_core::normalize_host(&host).into_owned()
+#[napi]
+pub fn normalize_host(host: String) -> NapiResult<String> {
+    crate::panic::guard(|| Ok(tethered_core::normalize_host(&host).into_owned()))
 }
 
 /// True when `host` is an IP address literal for Python's `ipaddress` (zone ids accepted).
-#[napi(catch_unwind)]
-pub fn is_ip(host: String) -> bool {
-    tethered_core::parse_ip(&host).is_some()
+#[napi]
+pub fn is_ip(host: String) -> NapiResult<bool> {
+    crate::panic::guard(|| Ok(tethered_core::parse_ip(&host).is_some()))
 }
 
 pub(crate) fn poisoned() -> Error {

@@ -59,7 +59,7 @@ pub struct GlobalSettings {
 
 /// Installs (or with `None`, removes) the global policy; the IP cache is cleared with it.
 /// While locked, `token` must be the locking object; `new_token` locks the new policy.
-#[napi(catch_unwind)]
+#[napi]
 pub fn set_global_policy(
     env: Env,
     token: Unknown<'_>,
@@ -67,92 +67,105 @@ pub fn set_global_policy(
     settings: GlobalSettings,
     new_token: Option<UnknownRef<false>>,
 ) -> NapiResult<()> {
-    if !token_matches(&env, &token)? {
-        if let Some(unused) = new_token {
-            unused.unref(&env)?;
+    crate::panic::guard(|| {
+        if !token_matches(&env, &token)? {
+            if let Some(unused) = new_token {
+                unused.unref(&env)?;
+            }
+            return Err(locked_error());
         }
-        return Err(locked_error());
-    }
-    let locked = settings.locked && policy.is_some() && new_token.is_some();
-    let next = policy.map(|p| {
-        Arc::new(Global {
-            policy: p.inner.clone(),
-            local_hostname: tethered_core::normalize_host(&settings.local_hostname).into_owned(),
-            log_only: settings.log_only,
-            fail_closed: settings.fail_closed,
-            settings: settings.clone(),
-        })
-    });
-    let mut global = GLOBAL.write().map_err(|_| poisoned())?;
-    let mut cache = CACHE.lock().map_err(|_| poisoned())?;
-    *global = next;
-    cache.clear();
-    relock(&env, locked, new_token)
+        let locked = settings.locked && policy.is_some() && new_token.is_some();
+        let next = policy.map(|p| {
+            Arc::new(Global {
+                policy: p.inner.clone(),
+                local_hostname: tethered_core::normalize_host(&settings.local_hostname)
+                    .into_owned(),
+                log_only: settings.log_only,
+                fail_closed: settings.fail_closed,
+                settings: settings.clone(),
+            })
+        });
+        let mut global = GLOBAL.write().map_err(|_| poisoned())?;
+        let mut cache = CACHE.lock().map_err(|_| poisoned())?;
+        *global = next;
+        cache.clear();
+        relock(&env, locked, new_token)
+    })
 }
 
 /// The settings of the active global policy (what child processes inherit), read from native
 /// memory so that JS cannot alter what a child receives.
-#[napi(catch_unwind)]
+#[napi]
 pub fn global_settings() -> NapiResult<Option<GlobalSettings>> {
-    Ok(current_global()?.map(|g| {
-        let mut settings = g.settings.clone();
-        settings.locked = LOCKED.load(Ordering::SeqCst);
-        settings
-    }))
+    crate::panic::guard(|| {
+        Ok(current_global()?.map(|g| {
+            let mut settings = g.settings.clone();
+            settings.locked = LOCKED.load(Ordering::SeqCst);
+            settings
+        }))
+    })
 }
 
 /// True when `token` would unlock the current lock (or nothing is locked).
-#[napi(catch_unwind)]
+#[napi]
 pub fn unlocks(env: Env, token: Unknown<'_>) -> NapiResult<bool> {
-    token_matches(&env, &token)
+    crate::panic::guard(|| token_matches(&env, &token))
 }
 
 /// Whether a global policy is active (in any thread of the process) and its options.
-#[napi(catch_unwind)]
+#[napi]
 pub fn global_flags() -> NapiResult<GlobalFlags> {
-    Ok(match current_global()? {
-        Some(g) => GlobalFlags {
-            active: true,
-            log_only: g.log_only,
-            fail_closed: g.fail_closed,
-            locked: LOCKED.load(Ordering::SeqCst),
-            tampered: TAMPERED.load(Ordering::SeqCst),
-        },
-        None => GlobalFlags {
-            active: false,
-            log_only: false,
-            fail_closed: false,
-            locked: false,
-            tampered: TAMPERED.load(Ordering::SeqCst),
-        },
+    crate::panic::guard(|| {
+        Ok(match current_global()? {
+            Some(g) => GlobalFlags {
+                active: true,
+                log_only: g.log_only,
+                fail_closed: g.fail_closed,
+                locked: LOCKED.load(Ordering::SeqCst),
+                tampered: TAMPERED.load(Ordering::SeqCst),
+            },
+            None => GlobalFlags {
+                active: false,
+                log_only: false,
+                fail_closed: false,
+                locked: false,
+                tampered: TAMPERED.load(Ordering::SeqCst),
+            },
+        })
     })
 }
 
 /// Records that `hostname` resolved to `addresses`, so connects to them are judged by the name.
-#[napi(catch_unwind)]
+#[napi]
 pub fn record_resolution(
     _capability: &Capability,
     hostname: String,
     addresses: Vec<String>,
 ) -> NapiResult<()> {
-    let host = tethered_core::normalize_host(&hostname);
-    let mut cache = CACHE.lock().map_err(|_| poisoned())?;
-    for ip in &addresses {
-        cache.insert(ip, &host);
-    }
-    Ok(())
+    crate::panic::guard(|| {
+        let host = tethered_core::normalize_host(&hostname);
+        let mut cache = CACHE.lock().map_err(|_| poisoned())?;
+        for ip in &addresses {
+            cache.insert(ip, &host);
+        }
+        Ok(())
+    })
 }
 
 /// The hostname an IP was resolved from, if the cache knows it.
-#[napi(catch_unwind)]
+#[napi]
 pub fn resolved_from(ip: String) -> NapiResult<Option<String>> {
-    let mut cache = CACHE.lock().map_err(|_| poisoned())?;
-    Ok(cache.lookup(&ip).map(str::to_string))
+    crate::panic::guard(|| {
+        let mut cache = CACHE.lock().map_err(|_| poisoned())?;
+        Ok(cache.lookup(&ip).map(str::to_string))
+    })
 }
 
 /// Empties the IP -> hostname cache.
-#[napi(catch_unwind)]
+#[napi]
 pub fn clear_resolutions(_capability: &Capability) -> NapiResult<()> {
-    CACHE.lock().map_err(|_| poisoned())?.clear();
-    Ok(())
+    crate::panic::guard(|| {
+        CACHE.lock().map_err(|_| poisoned())?.clear();
+        Ok(())
+    })
 }

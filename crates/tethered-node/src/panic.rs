@@ -1,0 +1,17 @@
+//! Panic containment: a Rust panic must never abort the Node process. Every exported function
+//! runs inside `guard`, which turns a panic into a JS exception (napi-rs's own `catch_unwind`
+//! option returns errors instead of throwing them, so it is not used).
+
+use napi::{Error, Result, Status};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(_) => Err(Error::new(
+            Status::GenericFailure,
+            "tethered: internal error in the native engine (a Rust panic was contained)"
+                .to_string(),
+        )),
+    }
+}
