@@ -5,7 +5,9 @@ use napi_derive::napi;
 use std::sync::Arc;
 use tethered_core::{Policy, parse_ip};
 
-use crate::policy::{CompiledPolicy, NapiResult, poisoned, port_arg};
+use napi::Result;
+
+use crate::policy::{CompiledPolicy, poisoned, port_arg};
 use crate::state::{CACHE, current_global};
 
 /// The scope stack of one async context: compiled policies, outermost first. Immutable; entering
@@ -19,7 +21,7 @@ pub struct ScopeChain {
 impl ScopeChain {
     /// The chain with `policy` added innermost.
     #[napi]
-    pub fn push(&self, policy: &CompiledPolicy) -> NapiResult<ScopeChain> {
+    pub fn push(&self, policy: &CompiledPolicy) -> Result<ScopeChain> {
         crate::panic::guard(|| {
             Ok({
                 let mut next: Vec<Arc<Policy>> = self.policies.to_vec();
@@ -39,7 +41,7 @@ impl ScopeChain {
 
 /// A chain holding only `policy`.
 #[napi]
-pub fn scope_chain(policy: &CompiledPolicy) -> NapiResult<ScopeChain> {
+pub fn scope_chain(policy: &CompiledPolicy) -> Result<ScopeChain> {
     crate::panic::guard(|| {
         Ok({
             ScopeChain {
@@ -68,7 +70,7 @@ pub fn check_egress(
     port: i32,
     scopes: Option<&ScopeChain>,
     first_scope: i32,
-) -> NapiResult<i32> {
+) -> Result<i32> {
     crate::panic::guard(|| {
         if crate::lock::TAMPERED.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(BLOCKED_BY_GLOBAL);
@@ -129,7 +131,7 @@ pub fn check_egress(
 /// For each raw scope rule: 0 when the global policy can allow all of it (or there is no global
 /// policy), 1 when only a part of it, 2 when none of it (the warnings of BEHAVIOUR.md §7.7).
 #[napi]
-pub fn scope_overlap(rules: Vec<String>) -> NapiResult<Vec<u32>> {
+pub fn scope_overlap(rules: Vec<String>) -> Result<Vec<u32>> {
     crate::panic::guard(|| {
         let Some(global) = current_global()? else {
             return Ok(vec![0; rules.len()]);

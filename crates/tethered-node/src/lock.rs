@@ -12,7 +12,6 @@ use napi::{Env, Error, Result};
 use napi::{Unknown, UnknownRef};
 use napi_derive::napi;
 
-use crate::policy::NapiResult;
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -30,7 +29,7 @@ pub struct Capability {}
 
 /// The capability, the first time it is asked for in this isolate; null afterwards.
 #[napi]
-pub fn claim() -> NapiResult<Option<Capability>> {
+pub fn claim() -> Result<Option<Capability>> {
     crate::panic::guard(|| {
         Ok(CLAIMED.with(|claimed| (!claimed.replace(true)).then_some(Capability {})))
     })
@@ -79,6 +78,6 @@ pub(crate) fn relock(env: &Env, locked: bool, token: Option<UnknownRef<false>>) 
 /// every thread, until a token-authenticated activate() or deactivate(). Returns true the
 /// first time (so the alert is written once).
 #[napi]
-pub fn report_tamper() -> NapiResult<bool> {
+pub fn report_tamper() -> Result<bool> {
     crate::panic::guard(|| Ok(!TAMPERED.swap(true, Ordering::SeqCst)))
 }

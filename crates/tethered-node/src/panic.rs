@@ -1,6 +1,7 @@
 //! Panic containment: a Rust panic must never abort the Node process. Every exported function
-//! runs inside `guard`, which turns a panic into a JS exception (napi-rs's own `catch_unwind`
-//! option returns errors instead of throwing them, so it is not used).
+//! runs inside `guard`, which turns a panic into a JS exception. Exported functions must spell
+//! their return type `Result<T>`: napi-derive recognises a Result by its name, and through an
+//! alias an `Err` would be returned to JS as a value instead of thrown.
 
 use napi::{Error, Result, Status};
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -41,7 +41,7 @@ pub(crate) fn port_arg(port: i32) -> Option<u16> {
 pub fn compile_policy(
     rules: Vec<String>,
     allow_localhost: bool,
-) -> NapiResult<napi::Either<CompiledPolicy, RuleProblem>> {
+) -> Result<napi::Either<CompiledPolicy, RuleProblem>> {
     crate::panic::guard(|| {
         Ok({
             match Policy::new(&rules, allow_localhost) {
@@ -64,12 +64,7 @@ impl CompiledPolicy {
     /// was resolved from. Returns 1 (allowed), 0 (blocked) or -1 when `resolved_from` is given
     /// for a host that is not an IP address. One call, nothing allocated for ordinary hosts.
     #[napi]
-    pub fn allows(
-        &self,
-        host: String,
-        port: i32,
-        resolved_from: Option<String>,
-    ) -> NapiResult<i32> {
+    pub fn allows(&self, host: String, port: i32, resolved_from: Option<String>) -> Result<i32> {
         crate::panic::guard(|| {
             Ok({
                 let port = port_arg(port);
@@ -97,13 +92,13 @@ pub fn native_version() -> String {
 
 /// Upstream's host normalization, exposed for tests and for the self-hostname exemption.
 #[napi]
-pub fn normalize_host(host: String) -> NapiResult<String> {
+pub fn normalize_host(host: String) -> Result<String> {
     crate::panic::guard(|| Ok(tethered_core::normalize_host(&host).into_owned()))
 }
 
 /// True when `host` is an IP address literal for Python's `ipaddress` (zone ids accepted).
 #[napi]
-pub fn is_ip(host: String) -> NapiResult<bool> {
+pub fn is_ip(host: String) -> Result<bool> {
     crate::panic::guard(|| Ok(tethered_core::parse_ip(&host).is_some()))
 }
 
@@ -113,5 +108,3 @@ pub(crate) fn poisoned() -> Error {
         "tethered: internal state lock poisoned".to_string(),
     )
 }
-
-pub(crate) type NapiResult<T> = Result<T>;

@@ -8,7 +8,9 @@ use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use tethered_core::{IpHostCache, Policy};
 
 use crate::lock::{Capability, LOCKED, TAMPERED, locked_error, relock, token_matches};
-use crate::policy::{CompiledPolicy, NapiResult, poisoned};
+use napi::Result;
+
+use crate::policy::{CompiledPolicy, poisoned};
 
 /// The policy set by `activate()`, with the options the decision itself needs.
 pub(crate) struct Global {
@@ -36,7 +38,7 @@ pub struct GlobalFlags {
 pub(crate) static GLOBAL: RwLock<Option<Arc<Global>>> = RwLock::new(None);
 pub(crate) static CACHE: LazyLock<Mutex<IpHostCache>> = LazyLock::new(Default::default);
 
-pub(crate) fn current_global() -> NapiResult<Option<Arc<Global>>> {
+pub(crate) fn current_global() -> Result<Option<Arc<Global>>> {
     Ok(GLOBAL.read().map_err(|_| poisoned())?.clone())
 }
 
@@ -66,7 +68,7 @@ pub fn set_global_policy(
     policy: Option<&CompiledPolicy>,
     settings: GlobalSettings,
     new_token: Option<UnknownRef<false>>,
-) -> NapiResult<()> {
+) -> Result<()> {
     crate::panic::guard(|| {
         if !token_matches(&env, &token)? {
             if let Some(unused) = new_token {
@@ -96,7 +98,7 @@ pub fn set_global_policy(
 /// The settings of the active global policy (what child processes inherit), read from native
 /// memory so that JS cannot alter what a child receives.
 #[napi]
-pub fn global_settings() -> NapiResult<Option<GlobalSettings>> {
+pub fn global_settings() -> Result<Option<GlobalSettings>> {
     crate::panic::guard(|| {
         Ok(current_global()?.map(|g| {
             let mut settings = g.settings.clone();
@@ -108,13 +110,13 @@ pub fn global_settings() -> NapiResult<Option<GlobalSettings>> {
 
 /// True when `token` would unlock the current lock (or nothing is locked).
 #[napi]
-pub fn unlocks(env: Env, token: Unknown<'_>) -> NapiResult<bool> {
+pub fn unlocks(env: Env, token: Unknown<'_>) -> Result<bool> {
     crate::panic::guard(|| token_matches(&env, &token))
 }
 
 /// Whether a global policy is active (in any thread of the process) and its options.
 #[napi]
-pub fn global_flags() -> NapiResult<GlobalFlags> {
+pub fn global_flags() -> Result<GlobalFlags> {
     crate::panic::guard(|| {
         Ok(match current_global()? {
             Some(g) => GlobalFlags {
@@ -141,7 +143,7 @@ pub fn record_resolution(
     _capability: &Capability,
     hostname: String,
     addresses: Vec<String>,
-) -> NapiResult<()> {
+) -> Result<()> {
     crate::panic::guard(|| {
         let host = tethered_core::normalize_host(&hostname);
         let mut cache = CACHE.lock().map_err(|_| poisoned())?;
@@ -154,7 +156,7 @@ pub fn record_resolution(
 
 /// The hostname an IP was resolved from, if the cache knows it.
 #[napi]
-pub fn resolved_from(ip: String) -> NapiResult<Option<String>> {
+pub fn resolved_from(ip: String) -> Result<Option<String>> {
     crate::panic::guard(|| {
         let mut cache = CACHE.lock().map_err(|_| poisoned())?;
         Ok(cache.lookup(&ip).map(str::to_string))
@@ -163,7 +165,7 @@ pub fn resolved_from(ip: String) -> NapiResult<Option<String>> {
 
 /// Empties the IP -> hostname cache.
 #[napi]
-pub fn clear_resolutions(_capability: &Capability) -> NapiResult<()> {
+pub fn clear_resolutions(_capability: &Capability) -> Result<()> {
     crate::panic::guard(|| {
         CACHE.lock().map_err(|_| poisoned())?.clear();
         Ok(())
