@@ -35,6 +35,8 @@ interface RequestMemo {
   readonly host: string
   readonly port: number
   readonly frame: ScopeFrame | undefined
+  /** Only reported (log-only): the request goes on, lookups for it follow. */
+  readonly proceeds: boolean
 }
 let memo: RequestMemo | null = null
 let memoClearing = false
@@ -43,8 +45,8 @@ function clearMemo(): void {
   memo = null
   memoClearing = false
 }
-function rememberRequest(host: string, port: number, frame: ScopeFrame | undefined): void {
-  memo = { host, port, frame }
+function rememberRequest(host: string, port: number, frame: ScopeFrame | undefined, proceeds: boolean): void {
+  memo = { host, port, frame, proceeds }
   if (!memoClearing) {
     memoClearing = true
     setImmediateCaptured(clearMemo)
@@ -53,7 +55,9 @@ function rememberRequest(host: string, port: number, frame: ScopeFrame | undefin
 function isEcho(kind: EgressKind, host: string, resolvedFrom: string | null, port: number, frame: ScopeFrame | undefined): boolean {
   const m = memo
   if (m === null || kind === 'request' || m.frame !== frame) return false
-  return (m.host === host || m.host === resolvedFrom) && (m.port === port || port < 0)
+  // A refused request makes no lookup: a lookup of the same name is a different event.
+  if (port < 0) return m.proceeds && m.host === host
+  return (m.host === host || m.host === resolvedFrom) && m.port === port
 }
 
 /**
@@ -82,13 +86,13 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
       return internalError(kind, host, port, err, frame)
     }
     if (verdict === 0) {
+      if (first >= 0 && kind === 'request') rememberRequest(host, port, frame, true)
       if (allowedChannel.hasSubscribers) publishAllowed(kind, host, port, resolvedFromCache(host, port))
       return null
     }
     const portOrNull = port < 0 ? null : port
     const resolvedFrom = resolvedFromCache(host, port)
     const silent = isEcho(kind, host, resolvedFrom, port, frame)
-    if (kind === 'request') rememberRequest(host, port, frame)
     const initiator = silent ? null : findInitiator()
     let error: EgressBlocked
     let logOnly: boolean
@@ -108,6 +112,7 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
       onBlocked = entry?.onBlocked ?? null
     }
     if (!logOnly) {
+      if (kind === 'request') rememberRequest(host, port, frame, false)
       if (!silent) {
         if (deferred) for (let i = 0; i < deferred.length; i++) deferred[i]!()
         reportBlock(error, false, onBlocked)
@@ -119,7 +124,10 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
       else ArrayPush((deferred ??= []), () => reportBlock(error, true, onBlocked))
     }
     first = verdict < 0 ? 0 : verdict
-    if (!frame || first >= frame.entries.length) return null
+    if (!frame || first >= frame.entries.length) {
+      if (kind === 'request') rememberRequest(host, port, frame, true)
+      return null
+    }
   }
 }
 

@@ -5,6 +5,8 @@ export { InvalidRuleError } from './errors'
 export type { Logger } from './logger'
 export { Policy, type PolicyOptions } from './policy'
 export type { BlockInfo } from './report'
+export type { EgressEvent } from './observe'
+export type { Initiator } from './initiator'
 export { scope, type Scope, type ScopeOptions } from './scope'
 
 // Locked deployments rely on these staying what they are: no swapping an error class or an

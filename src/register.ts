@@ -85,8 +85,9 @@ function main(): void {
     }
   }
   if (!isMainThread || native.globalFlags().active) {
-    // A worker (or a second preload): the policy is already process-wide native state.
-    if (!native.globalFlags().active && !payload?.scopes.length) return
+    // A worker (or a second preload): the policy is already process-wide native state. A
+    // worker gets its shims even when nothing is active yet: the decisions are native, so an
+    // activate() in the parent after the worker started applies to it as well.
     adoptGlobal()
     installShims()
     if (native.globalFlags().locked) lockThisThread({ denyNativeAddons: false })

@@ -1,12 +1,13 @@
 // `tethered record`: runs a command without blocking anything and prints the minimal allow
 // list that would have permitted exactly the traffic its process tree produced.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type RecordedEvent, RECORD_VAR } from '../recorder'
 import { runTree } from './spawn-tree'
+import { UsageError } from './usage-error'
 
 export const RECORD_HELP = `Usage: tethered record [--out FILE] -- COMMAND [ARGS...]
 
@@ -81,6 +82,14 @@ function readEvents(dir: string): RecordedEvent[] {
   return events
 }
 
+function assertWritable(path: string): void {
+  try {
+    closeSync(openSync(path, 'a'))
+  } catch (err) {
+    throw new UsageError(`--out ${path}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+}
+
 export async function record(argv: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -94,6 +103,8 @@ export async function record(argv: string[], out: (line: string) => void, err: (
     out(RECORD_HELP)
     return 0
   }
+  // A --out that cannot be written is an error before the command runs, not after it.
+  if (values.out) assertWritable(values.out)
   const dir = mkdtempSync(join(tmpdir(), 'tethered-record-'))
   try {
     const code = await runTree(positionals, { [RECORD_VAR]: dir })

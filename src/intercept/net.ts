@@ -80,15 +80,16 @@ function patchSocketConnect(): void {
       const host = options.host === undefined || options.host === null || options.host === '' ? 'localhost' : options.host
       if (typeof host !== 'string') return ReflectApply(original, this, args)
       if (net.isIP(host) !== 0) {
-        // An IP literal makes no lookup: the binding layer decides (and reports) it. Without
-        // that layer (node --permission) decide here and fail the socket before it dials.
-        if (!tcpBindingPatched) {
-          const blocked = check('tcp', host, portNumber(options.port))
-          if (blocked) {
-            nextTick(destroyWith, this as Destroyable, blocked)
-            return this
-          }
+        // An IP literal makes no lookup. Decided here, on the caller's stack (so the block names
+        // the package that made it); the binding layer delivers the error through the socket,
+        // where http2 and friends expect it. Without that layer (node --permission) fail the
+        // socket here before it dials.
+        const blocked = check('tcp', host, portNumber(options.port))
+        if (blocked && !tcpBindingPatched) {
+          nextTick(destroyWith, this as Destroyable, blocked)
+          return this
         }
+        ReflectApply(WeakMapSet, decided, [this, blocked ?? ALLOWED])
         return ReflectApply(original, this, args)
       }
       const custom = options.lookup
@@ -107,6 +108,14 @@ function patchSocketConnect(): void {
     },
   )
 }
+
+// IP-literal connects decided at Socket#connect (allowed, or the error to deliver), so the
+// binding layer neither decides nor reports them a second time.
+const ALLOWED = Symbol('allowed')
+const decided = new WeakMap<object, EgressBlocked | typeof ALLOWED>()
+const WeakMapGet = WeakMap.prototype.get
+const WeakMapSet = WeakMap.prototype.set
+const WeakMapDelete = WeakMap.prototype.delete
 
 let ownerSymbol: symbol | undefined
 
@@ -138,12 +147,14 @@ function patchTcpBinding(): boolean {
         const address = args[1]
         const port = args[2]
         if (typeof address === 'string' && typeof port === 'number') {
-          const blocked = check('tcp', address, port)
+          const owner = ownerOf(this)
+          const earlier = owner ? (ReflectApply(WeakMapGet, decided, [owner]) as EgressBlocked | typeof ALLOWED | undefined) : undefined
+          if (earlier !== undefined) ReflectApply(WeakMapDelete, decided, [owner])
+          const blocked = earlier === ALLOWED ? null : (earlier ?? check('tcp', address, port))
           if (blocked) {
             // Failing through the owning socket delivers our error to net, tls, http, http2 and
             // fetch alike; a bare handle gets Node's EACCES. Never throw here: the caller is a
             // nextTick or DNS callback, so a throw would be an uncaught exception.
-            const owner = ownerOf(this)
             if (!owner) return eacces
             nextTick(destroyWith, owner, blocked)
             return 0
