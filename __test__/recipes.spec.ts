@@ -85,9 +85,9 @@ test('ava: "workerThreads": false + "require": ["tethered/register"] with TETHER
   assertRecipe(t, p, r, AVA_FAILED, AVA_PASSED)
 })
 
-// With ava's default worker threads, tethered/register runs only inside the worker, where it
-// currently expects a policy activated by the main thread and leaves TETHERED_ALLOW unread.
-test.failing('ava: "require": ["tethered/register"] with worker threads (the default) [known gap: register ignores TETHERED_ALLOW in a worker]', async (t) => {
+// With ava's default worker threads, tethered/register runs only inside the worker: there it
+// activates from TETHERED_ALLOW like in a main thread.
+test('ava: "require": ["tethered/register"] with worker threads (the default)', async (t) => {
   const p = await project(t, 'ava-register', ['ava'], (pkg) => delete pkg.ava.workerThreads)
   const r = await run(p, AVA_CLI, { TETHERED_ALLOW: `127.0.0.1:${p.allowed.port}`, TETHERED_ALLOW_LOCALHOST: '0' })
   assertRecipe(t, p, r, AVA_FAILED, AVA_PASSED)

@@ -1,6 +1,6 @@
 // tethered: runtime network egress control for Node.js.
 export { activate, deactivate, type ActivateOptions, type DeactivateOptions, type OnBlocked, type SubprocessPolicy } from './activate'
-export { EgressBlocked, TetheredLocked, type EgressKind } from './egress-blocked'
+export { EgressBlocked, SubprocessBlocked, TetheredLocked, type EgressKind } from './egress-blocked'
 export { InvalidRuleError } from './errors'
 export type { Logger } from './logger'
 export { Policy, type PolicyOptions } from './policy'
@@ -11,10 +11,10 @@ export { scope, type Scope, type ScopeOptions } from './scope'
 
 // Locked deployments rely on these staying what they are: no swapping an error class or an
 // export (checked by the tamper suite).
-import { EgressBlocked as EgressBlockedClass, TetheredLocked as TetheredLockedClass } from './egress-blocked'
+import { EgressBlocked as EgressBlockedClass, SubprocessBlocked as SubprocessBlockedClass, TetheredLocked as TetheredLockedClass } from './egress-blocked'
 import { InvalidRuleError as InvalidRuleErrorClass } from './errors'
 import { Policy as PolicyClass } from './policy'
-for (const cls of [EgressBlockedClass, TetheredLockedClass, InvalidRuleErrorClass, PolicyClass]) {
+for (const cls of [EgressBlockedClass, SubprocessBlockedClass, TetheredLockedClass, InvalidRuleErrorClass, PolicyClass]) {
   Object.freeze(cls.prototype)
   Object.freeze(cls)
 }

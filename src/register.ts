@@ -84,19 +84,20 @@ function main(): void {
       fail(`tethered: ${(err as Error).message}; refusing to start without the inherited egress policy`)
     }
   }
-  if (!isMainThread || native.globalFlags().active) {
-    // A worker (or a second preload): the policy is already process-wide native state. A
-    // worker gets its shims even when nothing is active yet: the decisions are native, so an
-    // activate() in the parent after the worker started applies to it as well.
+  if (native.globalFlags().active) {
+    // A worker (or a second preload): the policy is already process-wide native state.
     adoptGlobal()
     installShims()
     if (native.globalFlags().locked) lockThisThread({ denyNativeAddons: false })
   } else if (payload) {
-    activateFromPayload(payload, recordDir !== undefined)
+    // A worker never activates the process-wide policy from a payload: the parent's native
+    // state is the authority, and here it is (now) inactive.
+    if (isMainThread) activateFromPayload(payload, recordDir !== undefined)
   } else if (recordDir) {
     // tethered record: nothing is blocked, everything is reported (to the recorder only).
     activate({ allow: [], logOnly: true, allowLocalhost: false, logger: null, externalSubprocessPolicy: 'allow' })
   } else {
+    // TETHERED_* configuration; in a worker too (test runners preload into worker threads).
     let config
     try {
       config = readEnvConfig(process.env)
@@ -111,6 +112,9 @@ function main(): void {
       }
     }
   }
+  // A worker gets its shims even when nothing is active yet: decisions are native, so an
+  // activate() in the parent after the worker started applies to it as well.
+  if (!isMainThread) installShims()
   if (payload) enterScopes(payload.scopes)
 }
 
