@@ -37,28 +37,40 @@ export function workerOptions(options: WorkerOptions | undefined): WorkerOptions
 
 let installed = false
 
+const ReflectConstruct = Reflect.construct
+
 export function installWorkers(): void {
   if (installed) return
   installed = true
   const Original = workerThreads.Worker
-  class Worker extends Original {
-    constructor(filename: string | URL, options?: WorkerOptions) {
-      const opts = workerOptions(options)
-      // The payload also travels as environment data, which every worker receives whatever
-      // its `env` option: a SHARE_ENV worker sees the parent's process.env, where this
-      // launch's scopes cannot be put. Set for this construction only: Node clones the
-      // environment data synchronously inside the constructor.
-      const payload = currentPayload()
-      const previous = getEnvironmentData(WORKER_PAYLOAD_KEY)
-      setEnvironmentData(WORKER_PAYLOAD_KEY, payload ? JSON.stringify(payload) : undefined)
-      try {
-        super(filename, opts)
-      } finally {
-        setEnvironmentData(WORKER_PAYLOAD_KEY, previous)
-      }
+  // Another copy of tethered (a cleared require.cache) installed its wrapper already: Node's
+  // Worker is a class, the wrapper a plain function.
+  if (!Function.prototype.toString.call(Original).startsWith('class')) return
+  // A plain constructor function, not `class extends Original`: a subclass would hand out the
+  // original class as its prototype (Object.getPrototypeOf(Worker)), and a worker made with it
+  // would run without tethered. Instances still come from the original, so `instanceof` holds.
+  const Worker = function Worker(this: unknown, filename: string | URL, options?: WorkerOptions): object {
+    if (new.target === undefined) throw new TypeError("Class constructor Worker cannot be invoked without 'new'")
+    const opts = workerOptions(options)
+    // The payload also travels as environment data, which every worker receives whatever its
+    // `env` option: a SHARE_ENV worker sees the parent's process.env, where this launch's
+    // scopes cannot be put. Set for this construction only: Node clones the environment data
+    // synchronously inside the constructor.
+    const payload = currentPayload()
+    const previous = getEnvironmentData(WORKER_PAYLOAD_KEY)
+    setEnvironmentData(WORKER_PAYLOAD_KEY, payload ? JSON.stringify(payload) : undefined)
+    try {
+      return ReflectConstruct(Original, [filename, opts], new.target === Worker ? Original : new.target) as object
+    } finally {
+      setEnvironmentData(WORKER_PAYLOAD_KEY, previous)
     }
-  }
-  Object.defineProperty(Worker, 'name', { value: 'Worker' })
+  } as unknown as typeof workerThreads.Worker
+  Object.setPrototypeOf(Worker, Object.getPrototypeOf(Original))
+  Object.defineProperty(Worker, 'prototype', { value: Original.prototype, writable: false })
+  // …and the prototype's `constructor` must not lead back to the original either.
+  Object.defineProperty(Original.prototype, 'constructor', { value: Worker, writable: true, configurable: true, enumerable: false })
+  registerPatch(Original.prototype, 'constructor', Worker)
+  lockIfLocked(Original.prototype, 'constructor')
   ;(workerThreads as unknown as Record<string, unknown>).Worker = Worker
   registerPatch(workerThreads, 'Worker', Worker)
   lockIfLocked(workerThreads, 'Worker')

@@ -1,4 +1,13 @@
 'use strict'
+
+// Every route an attacker has from the exported Worker to Node's own class: the superclass,
+// the prototype's constructor. Function.prototype when none leads there.
+function reachableOriginal(Worker) {
+  for (const candidate of [Object.getPrototypeOf(Worker), Worker.prototype && Worker.prototype.constructor]) {
+    if (typeof candidate === 'function' && candidate !== Worker && candidate.name === 'Worker') return candidate
+  }
+  return Function.prototype
+}
 // Poisoning the IP -> hostname cache: a connect to an IP is allowed when the IP was resolved
 // from an allowed name, so "api.stripe.test resolved to 203.0.113.9" would open the blocked
 // address. Recording needs the capability that only the first-loaded copy of tethered holds.
@@ -206,10 +215,10 @@ module.exports = {
     async run(ctx) {
       ctx.lock(ctx.t)
       const { Worker } = require('node:worker_threads')
-      const Original = Object.getPrototypeOf(Worker)
+      const Original = reachableOriginal(Worker)
       return {
         original: Original !== Function.prototype ? Original.name : null,
-        worker: await runWorker(ctx, Original, workerCode('')),
+        worker: Original !== Function.prototype ? await runWorker(ctx, Original, workerCode('')) : 'no original reachable',
         afterPoison: await afterPoison(ctx),
       }
     },

@@ -1,4 +1,13 @@
 'use strict'
+
+// Every route an attacker has from the exported Worker to Node's own class: the superclass,
+// the prototype's constructor. Function.prototype when none leads there.
+function reachableOriginal(Worker) {
+  for (const candidate of [Object.getPrototypeOf(Worker), Worker.prototype && Worker.prototype.constructor]) {
+    if (typeof candidate === 'function' && candidate !== Worker && candidate.name === 'Worker') return candidate
+  }
+  return Function.prototype
+}
 // The doors around the shims: the debugger (whose Runtime.getProperties reads the closures that
 // hold the original functions), SIGUSR1 (which opens it), node:ffi and native code.
 const fs = require('node:fs')
@@ -178,7 +187,7 @@ module.exports = {
       ctx.lock(ctx.t)
       globalThis.tamperSecret = 'main-thread'
       const { Worker } = require('node:worker_threads')
-      const Original = Object.getPrototypeOf(Worker)
+      const Original = reachableOriginal(Worker)
       const code = `
 const { parentPort } = require('node:worker_threads')
 try {
