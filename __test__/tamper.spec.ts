@@ -13,12 +13,6 @@ const { TARGET_IDS } = requireHere('./tamper/shims.cjs') as { TARGET_IDS: string
 
 const NODE_MAJOR = Number(process.versions.node.split('.')[0])
 
-/**
- * An attack that currently SUCCEEDS: a real hole, kept as `test.failing` until it is fixed (ava
- * then reports the test as passing unexpectedly: make it a plain test). TAMPER_SHOW_FINDINGS=1
- * runs findings as plain tests, to see how they fail.
- */
-const finding = process.env.TAMPER_SHOW_FINDINGS === '1' ? netTest : netTest.failing
 const ALERT = 'tethered: TAMPER DETECTED'
 
 function dump(run: AttackRun): string {

@@ -4,7 +4,8 @@
 // when the caller passes its own env. Node children enforce it; any other executable is
 // "external" and follows externalSubprocessPolicy ('warn' | 'allow' | 'block').
 import childProcess from 'node:child_process'
-import { basename, join } from 'node:path'
+import { closeSync, existsSync, openSync, readSync } from 'node:fs'
+import { basename, delimiter, join } from 'node:path'
 import { SubprocessBlocked } from './egress-blocked'
 import { binding, patchMethod } from './intercept/bindings'
 import { log } from './logger'
@@ -34,21 +35,74 @@ const STRIPS_PAYLOAD = /\benv\b[^;&|]*\s-(?:[a-z]*u\s*NODE_OPTIONS|i\b|-ignore-e
 
 type Kind = 'node' | 'external' | 'stripping'
 
-function isNodeCommand(word: string): boolean {
-  return word === process.execPath || NODE_COMMANDS.has(basename(word))
+/** Shebang scripts seen before, by path: true when they run node (npm bin shims do). */
+const nodeScripts = new Map<string, boolean>()
+
+function runsNode(path: string): boolean {
+  let known = nodeScripts.get(path)
+  if (known === undefined) {
+    known = false
+    try {
+      const fd = openSync(path, 'r')
+      try {
+        const head = Buffer.alloc(128)
+        const n = readSync(fd, head, 0, 128, 0)
+        const line = head.toString('latin1', 0, n).split('\n')[0] ?? ''
+        known = line.startsWith('#!') && /\bnode(js)?\b/.test(line)
+      } finally {
+        closeSync(fd)
+      }
+    } catch {
+      // not a readable file: not a Node script
+    }
+    nodeScripts.set(path, known)
+  }
+  return known
 }
 
+/** The file a command word names: itself when it has a slash, else the first hit on PATH. */
+function resolveCommand(word: string, path: string | undefined): string | null {
+  if (word.includes('/')) return word
+  for (const dir of (path ?? '').split(delimiter)) {
+    if (dir === '') continue
+    const candidate = join(dir, word)
+    if (existsSync(candidate)) return candidate
+  }
+  return null
+}
+
+function isNodeCommand(word: string, path: string | undefined): boolean {
+  if (word === process.execPath || NODE_COMMANDS.has(basename(word))) return true
+  const file = resolveCommand(word, path)
+  return file !== null && runsNode(file)
+}
+
+/** Shell words that start no program of their own. */
+const HARMLESS = new Set(['cd', 'echo', 'export', 'set', 'printf', ':'])
+
 /** What a launch is: a Node process that will load the preload, or something else. */
-export function classify(file: string, args: readonly string[]): Kind {
-  if (isNodeCommand(file)) return 'node'
+export function classify(file: string, args: readonly string[], path: string | undefined = process.env.PATH): Kind {
+  if (isNodeCommand(file, path)) return 'node'
   const shell = basename(file)
   const flagIndex = args.findIndex((a) => a === '-c' || a === '/c' || a === '/d /s /c')
   if (SHELLS.has(shell) && flagIndex >= 0 && typeof args[flagIndex + 1] === 'string') {
     const command = args[flagIndex + 1]!
     if (STRIPS_PAYLOAD.test(command)) return 'stripping'
-    const words = command.trim().split(/\s+/).filter((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w))
-    const first = (words[0] ?? '').replace(/^["']|["']$/g, '')
-    return isNodeCommand(first) ? 'node' : 'external'
+    // Every program the command line starts must be Node for the launch to be a Node launch.
+    let programs = 0
+    for (const segment of command.split(/&&|\|\||;|\||\n/)) {
+      const words = segment
+        .trim()
+        .split(/\s+/)
+        .filter((w) => w !== '' && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w))
+        .map((w) => w.replace(/^["']|["']$/g, ''))
+      if (words[0] === 'exec') words.shift()
+      const first = words[0]
+      if (first === undefined || HARMLESS.has(first)) continue
+      programs++
+      if (!isNodeCommand(first, path)) return 'external'
+    }
+    return programs > 0 ? 'node' : 'external'
   }
   return 'external'
 }
@@ -59,8 +113,8 @@ function describeLaunch(file: string, args: readonly string[]): string {
 }
 
 /** Applies the external-subprocess policy; throws SubprocessBlocked to refuse the launch. */
-function admit(file: string, args: readonly string[]): void {
-  const kind = classify(file, args)
+function admit(file: string, args: readonly string[], path: string | undefined = process.env.PATH): void {
+  const kind = classify(file, args, path)
   if (kind === 'node') return
   const settings = native.globalSettings()
   const command = describeLaunch(file, args)
@@ -101,13 +155,43 @@ interface SpawnOptions {
 }
 
 /** Checks and rewrites the normalized options every child_process launch ends up with. */
+/** PATH as the child will see it (npm puts node_modules/.bin there for its scripts). */
+function pathOf(envPairs: unknown): string | undefined {
+  if (!Array.isArray(envPairs)) return process.env.PATH
+  for (const pair of envPairs as unknown[]) {
+    if (typeof pair === 'string' && pair.startsWith('PATH=')) return pair.slice(5)
+  }
+  return undefined
+}
+
 function prepare(options: SpawnOptions | undefined): void {
   if (!options || typeof options !== 'object' || typeof options.file !== 'string') return
   if (!native.globalSettings() && !currentPayload()) return
   const args = Array.isArray(options.args) ? (options.args as unknown[]).filter((a): a is string => typeof a === 'string') : []
-  admit(options.file, args)
+  admit(options.file, args, pathOf(options.envPairs))
   const envPairs = injectEnvPairs(options.envPairs)
   if (envPairs) options.envPairs = envPairs
+}
+
+/** Launches made through ChildProcess#spawn, already prepared when they reach the binding. */
+let preparedLaunch = false
+
+/**
+ * process_wrap's Process#spawn, under ChildProcess#spawn and reachable directly through
+ * process.binding: takes an options object on Node 20-24 and positional arguments on 26
+ * (file, args, cwd, envPairs, ...). Never pass it a wrong type: it aborts the process.
+ */
+function prepareRawSpawn(args: unknown[]): void {
+  if (preparedLaunch) return
+  const first = args[0]
+  if (first !== null && typeof first === 'object') {
+    prepare(first as SpawnOptions)
+    return
+  }
+  if (typeof first !== 'string' || !Array.isArray(args[3])) return
+  const options: SpawnOptions = { file: first, args: args[1], envPairs: args[3] }
+  prepare(options)
+  args[3] = options.envPairs
 }
 
 function patchChildProcess(): void {
@@ -115,9 +199,24 @@ function patchChildProcess(): void {
   patchMethod(proto, 'spawn', (original) =>
     function spawn(this: unknown, ...args: unknown[]) {
       prepare(args[0] as SpawnOptions)
-      return ReflectApply(original, this, args)
+      preparedLaunch = true
+      try {
+        return ReflectApply(original, this, args)
+      } finally {
+        preparedLaunch = false
+      }
     },
   )
+  const processWrap = binding('process_wrap')
+  const processProto = (processWrap?.Process as { prototype?: object } | undefined)?.prototype
+  if (processProto) {
+    patchMethod(processProto, 'spawn', (original) =>
+      function spawn(this: unknown, ...args: unknown[]) {
+        prepareRawSpawn(args)
+        return ReflectApply(original, this, args)
+      },
+    )
+  }
   const spawnSync = binding('spawn_sync')
   if (spawnSync) {
     patchMethod(spawnSync, 'spawn', (original) =>
