@@ -1,0 +1,47 @@
+// 04 — activate() + scope(): the effective policy is the intersection.
+//
+// Run: node examples/04-global-with-scope.mjs
+//
+// The global policy is the ceiling for the whole process; a scope narrows it for one code
+// path and can never widen it. A connection must pass the global policy AND every scope.
+import { activate, deactivate, EgressBlocked, scope } from 'tethered'
+import { startServer } from './_support/local-server.mjs'
+
+const api = await startServer('api')
+const db = await startServer('db')
+
+/** fetch() a URL and print whether tethered let it through. */
+async function tryFetch(label, url) {
+  try {
+    const res = await fetch(url)
+    console.log(`${label}: allowed (HTTP ${res.status}, "${await res.text()}")`)
+  } catch (err) {
+    if (!(err.cause instanceof EgressBlocked)) throw err
+    console.log(`${label}: blocked — ${err.cause.message}`)
+  }
+}
+
+// Process ceiling: the api and the database. (Loopback is allowed by default;
+// allowLocalhost: false makes the ports matter.)
+activate({ allow: [`localhost:${api.port}`, `localhost:${db.port}`], allowLocalhost: false })
+
+await tryFetch('global only, db', db.url)
+
+// This code path needs the api only, so the database is cut out. The scope also lists
+// mail.example.invalid, which the global policy does not allow: tethered warns (on stderr)
+// when the scope is created that the rule can never match — a scope cannot widen.
+const handler = scope({
+  allow: [`localhost:${api.port}`, 'mail.example.invalid:443'],
+  allowLocalhost: false,
+  label: 'charge-handler',
+})
+
+await handler.run(async () => {
+  await tryFetch('in scope, api', api.url) // in both: allowed
+  await tryFetch('in scope, db', db.url) // global allows it, the scope does not
+  await tryFetch('in scope, mail', 'https://mail.example.invalid/send') // the scope allows it, global does not
+})
+
+deactivate()
+await api.close()
+await db.close()

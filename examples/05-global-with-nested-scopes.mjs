@@ -1,0 +1,46 @@
+// 05 — activate() + nested scopes: each level restricts further.
+//
+// Run: node examples/05-global-with-nested-scopes.mjs
+import { activate, deactivate, EgressBlocked, scope } from 'tethered'
+import { startServer } from './_support/local-server.mjs'
+
+const api = await startServer('api')
+const payments = await startServer('payments')
+const analytics = await startServer('analytics')
+
+/** fetch() a URL and print whether tethered let it through. */
+async function tryFetch(label, url) {
+  try {
+    const res = await fetch(url)
+    console.log(`${label}: allowed (HTTP ${res.status}, "${await res.text()}")`)
+  } catch (err) {
+    if (!(err.cause instanceof EgressBlocked)) throw err
+    console.log(`${label}: blocked — ${err.cause.message}`)
+  }
+}
+
+const rule = (server) => `localhost:${server.port}`
+
+// Process ceiling: three services. (Loopback is allowed by default; allowLocalhost: false
+// makes the ports matter.)
+activate({ allow: [rule(api), rule(payments), rule(analytics)], allowLocalhost: false })
+
+// Outer scope: analytics is cut out.
+await scope({ allow: [rule(api), rule(payments)], allowLocalhost: false, label: 'outer' }, async () => {
+  console.log('--- outer scope ---')
+  await tryFetch('outer, analytics', analytics.url)
+
+  // Inner scope: payments is cut out too; only the api remains.
+  await scope({ allow: [rule(api)], allowLocalhost: false, label: 'inner' }, async () => {
+    console.log('--- inner scope ---')
+    await tryFetch('inner, api', api.url)
+    await tryFetch('inner, payments', payments.url) // in global and outer, not in inner
+  })
+
+  // Back in the outer scope: payments is reachable again.
+  console.log('--- outer scope again ---')
+  await tryFetch('outer, payments', payments.url)
+})
+
+deactivate()
+await Promise.all([api.close(), payments.close(), analytics.close()])
