@@ -1,3 +1,5 @@
+import { ReflectApply } from './primordials'
+
 // Logging: one line per event, prefixed `tethered:`. Any console-compatible logger fits
 // (console, pino, winston); null silences. The default writes straight to stderr.
 
@@ -27,7 +29,7 @@ export function log(level: 'warn' | 'error' | 'debug', message: string): void {
   if (logger === null) return
   try {
     const fn = logger[level]
-    if (typeof fn === 'function') fn.call(logger, message)
+    if (typeof fn === 'function') ReflectApply(fn, logger, [message])
   } catch {
     // A broken logger must not break a connection; there is nowhere left to report it.
   }
