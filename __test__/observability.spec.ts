@@ -1,10 +1,10 @@
-import { fileURLToPath } from 'node:url'
 // Observability: the diagnostics_channel events (`tethered:blocked` for every block, log-only ones
 // included; `tethered:allowed` only while something subscribes) and the initiator, the npm
 // package that started a blocked connection, named on EgressBlocked, in the log line and in the
 // event. The "package" is fake-sdk under __test__/fixtures-cli/node_modules. Every test
 // activates the process-wide policy, so all are serial. Loopback targets with allowLocalhost
 // false make blocks without the test namespace; names need it (netTest).
+import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
 import diagnosticsChannel from 'node:diagnostics_channel'
 import dgram from 'node:dgram'

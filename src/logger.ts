@@ -1,7 +1,6 @@
-import { ReflectApply } from './primordials'
-
 // Logging: one line per event, prefixed `tethered:`. Any console-compatible logger fits
 // (console, pino, winston); null silences. The default writes straight to stderr.
+import { ReflectApply } from './primordials'
 
 export interface Logger {
   warn(message: string): unknown
