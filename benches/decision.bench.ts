@@ -1,10 +1,16 @@
 // Decision cost of Policy.allows() through the full JS -> Rust path, against a pure-JS
 // reference matcher, for allow lists of 10 to 10,000 rules. See benches/README.md.
 //
-//   npm run bench                      the table and the targets
-//   npm run bench -- --breakdown       also: where the time of one call goes (napi, strings)
-//   npm run bench -- --check-targets   exit 1 when a target is missed (for CI on quiet hosts)
+//   npm run bench                                     (builds first; runs the other benches too)
+//   node --import tsx benches/decision.bench.ts [options]
+//     --engine          also: the Rust engine alone, no Node-API (needs cargo)
+//     --breakdown       also: where the time of one call goes (napi calls, strings)
+//     --rounds=N        repeat the measurement (default 3); each task keeps its best round
+//     --check-targets   exit 1 when a target is missed (for CI on quiet hosts)
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
 import { Bench, type Task } from 'tinybench'
 import { Policy } from '../dist/index.mjs'
 import { native } from '../dist/native.js'
@@ -19,11 +25,15 @@ const TARGET_GROWTH = 3 // 10,000-rule cost / 10-rule cost
 
 const args = new Set(process.argv.slice(2))
 const breakdown = args.has('--breakdown')
+const engine = args.has('--engine')
+const roundsArg = process.argv.find((a) => a.startsWith('--rounds='))
+const rounds = roundsArg ? Math.max(1, Number(roundsArg.slice('--rounds='.length)) || 1) : 3
 const checkTargets = args.has('--check-targets')
 
 interface Case {
   size: number
   rules: string[]
+  queries: Query[]
   hosts: string[]
   ports: (number | null)[]
   policy: Policy
@@ -58,7 +68,7 @@ function prepare(size: number): Case {
   }
   const hosts = queries.map((q: Query) => q.host)
   const ports = queries.map((q: Query) => q.port)
-  return { size, rules, hosts, ports, policy, js, allowed }
+  return { size, rules, queries, hosts, ports, policy, js, allowed }
 }
 
 /** A task body: one batch of every query; checks the verdict count so nothing is optimized out. */
@@ -71,13 +81,41 @@ function batch(c: Case, name: string, decide: (host: string, port: number | null
   }
 }
 
-/** Mean nanoseconds per query of a task (each iteration is one batch of QUERIES queries). */
-function nsPerOp(task: Task | undefined): { ns: number; rme: number; samples: number } {
+/**
+ * Nanoseconds per query of a task. Each iteration is one batch of QUERIES queries; the figure is
+ * the median batch time / QUERIES (robust to another process stealing a core for a moment).
+ */
+function nsPerOp(task: Task | undefined): { ns: number; mean: number } {
   const r = task?.result
   if (!r || r.state !== 'completed') {
     fail(`task ${task?.name ?? '?'} did not complete: ${r && 'error' in r ? String(r.error) : r?.state}`)
   }
-  return { ns: (r.latency.mean * 1e6) / QUERIES, rme: r.latency.rme, samples: r.latency.samplesCount }
+  return { ns: (r.latency.p50 * 1e6) / QUERIES, mean: (r.latency.mean * 1e6) / QUERIES }
+}
+
+/** CPU time of the whole machine and of this process, to tell how much others took meanwhile. */
+interface CpuMark {
+  busy: number // ms, all CPUs
+  total: number // ms, all CPUs, idle included
+  ours: number // ms, this process
+}
+
+function cpuMark(): CpuMark {
+  let busy = 0
+  let total = 0
+  for (const { times: t } of cpus()) {
+    busy += t.user + t.nice + t.sys + t.irq
+    total += t.user + t.nice + t.sys + t.irq + t.idle
+  }
+  const u = process.cpuUsage()
+  return { busy, total, ours: (u.user + u.system) / 1000 }
+}
+
+/** Share of the machine's CPU time that other processes used since `from` (0..1). */
+function othersShare(from: CpuMark): number {
+  const to = cpuMark()
+  const total = to.total - from.total
+  return total > 0 ? Math.max(0, to.busy - from.busy - (to.ours - from.ours)) / total : 0
 }
 
 const fmt = (ns: number): string => (ns >= 10_000 ? Math.round(ns).toLocaleString('en-US') : ns.toFixed(ns < 100 ? 1 : 0))
@@ -92,7 +130,10 @@ function printTable(header: string[], rows: string[][]): void {
 
 async function main(): Promise<void> {
   console.log(`tethered decision benchmark: node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}`)
-  console.log(`${QUERIES} queries per batch; ns/op = mean batch time / ${QUERIES}\n`)
+  console.log(
+    `${QUERIES} queries per batch; ns/op = median batch time / ${QUERIES}` +
+      (rounds > 1 ? `, shown as best / worst of ${rounds} rounds (ratios use the best)\n` : '\n'),
+  )
 
   const cases = SIZES.map(prepare)
   for (const c of cases) {
@@ -109,31 +150,48 @@ async function main(): Promise<void> {
   }
   console.log()
 
-  const bench = new Bench({ time: 1_000, warmupTime: 250, iterations: 20, warmupIterations: 5 })
-  for (const c of cases) {
-    const { policy, js } = c
-    bench.add(`tethered ${c.size}`, batch(c, `tethered ${c.size}`, (h, p) => policy.allows(h, p)))
-    bench.add(`pure-JS ${c.size}`, batch(c, `pure-JS ${c.size}`, (h, p) => js.allows(h, p)))
+  // Several rounds, each a full tinybench run of every task; a task's figure is its best round
+  // (the round least disturbed by other processes), and the range shows the spread.
+  const perTask = new Map<string, number[]>()
+  const start = cpuMark()
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({ time: 500, warmupTime: 100, iterations: 10, warmupIterations: 3 })
+    for (const c of cases) {
+      const { policy, js } = c
+      bench.add(`tethered ${c.size}`, batch(c, `tethered ${c.size}`, (h, p) => policy.allows(h, p)))
+      bench.add(`pure-JS ${c.size}`, batch(c, `pure-JS ${c.size}`, (h, p) => js.allows(h, p)))
+    }
+    await bench.run()
+    for (const task of bench.tasks) perTask.set(task.name, [...(perTask.get(task.name) ?? []), nsPerOp(task).ns])
+    process.stderr.write(`round ${round + 1}/${rounds} done\n`)
   }
-  await bench.run()
+  const others = othersShare(start)
+  const best = (name: string): number => Math.min(...perTask.get(name)!)
+  const cell = (name: string): string => {
+    const xs = perTask.get(name)!
+    return xs.length > 1 ? `${fmt(Math.min(...xs))} / ${fmt(Math.max(...xs))}` : fmt(xs[0]!)
+  }
 
-  const base = nsPerOp(bench.getTask(`tethered ${SIZES[0]}`)).ns
+  const base = best(`tethered ${SIZES[0]}`)
   const rows: string[][] = []
   const tethered = new Map<number, number>()
   for (const c of cases) {
-    const t = nsPerOp(bench.getTask(`tethered ${c.size}`))
-    const j = nsPerOp(bench.getTask(`pure-JS ${c.size}`))
-    tethered.set(c.size, t.ns)
+    const t = best(`tethered ${c.size}`)
+    const j = best(`pure-JS ${c.size}`)
+    tethered.set(c.size, t)
     rows.push([
       c.size.toLocaleString('en-US'),
-      `${fmt(t.ns)} ±${t.rme.toFixed(1)}%`,
-      `${fmt(j.ns)} ±${j.rme.toFixed(1)}%`,
-      `${(j.ns / t.ns).toFixed(2)}x`,
-      `${(t.ns / base).toFixed(2)}x`,
+      cell(`tethered ${c.size}`),
+      cell(`pure-JS ${c.size}`),
+      `${(j / t).toFixed(2)}x`,
+      `${(t / base).toFixed(2)}x`,
     ])
   }
   printTable(['rules', 'tethered ns/op', 'pure-JS ns/op', 'JS/tethered', 'tethered growth vs 10'], rows)
-
+  console.log(
+    `\nother processes used ${Math.round(100 * others)}% of the machine's CPU time during the measurement` +
+      (others > 0.1 ? ': the figures are probably inflated, rerun on a quieter machine' : ''),
+  )
   const small = tethered.get(10)!
   const large = tethered.get(10_000)!
   const targets = [
@@ -144,19 +202,62 @@ async function main(): Promise<void> {
   console.log()
   for (const t of targets) console.log(`target ${t.ok ? 'MET   ' : 'MISSED'} ${t.text}`)
 
+  if (engine) runEngine(cases, tethered)
   if (breakdown) await runBreakdown(cases)
   if (checkTargets && targets.some((t) => !t.ok)) process.exitCode = 1
 }
 
+/**
+ * The Rust engine alone on the same workload (benches/engine, built with cargo): what a decision
+ * costs without Node-API, so the rest of the tethered figure is the JS -> Rust call.
+ */
+function runEngine(cases: Case[], tethered: Map<number, number>): void {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  const dir = `${root}target/bench-workload`
+  mkdirSync(dir, { recursive: true })
+  for (const c of cases) {
+    writeFileSync(`${dir}/rules-${c.size}.txt`, c.rules.join('\n') + '\n')
+    writeFileSync(`${dir}/queries-${c.size}.txt`, c.queries.map((q) => `${q.host} ${q.port ?? '-'}`).join('\n') + '\n')
+  }
+  writeFileSync(`${dir}/sizes.txt`, cases.map((c) => c.size).join(' ') + '\n')
+  console.error('\n> cargo run --release (benches/engine)')
+  const out = execFileSync(
+    'cargo',
+    ['run', '--release', '--quiet', '--manifest-path', `${root}benches/engine/Cargo.toml`, '--', dir],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CARGO_TARGET_DIR: `${root}target/bench-engine` } },
+  )
+  const rows: string[][] = []
+  for (const line of out.trim().split('\n')) {
+    const [size, ns, allowed] = line.split(' ').map(Number) as [number, number, number]
+    const c = cases.find((x) => x.size === size)
+    if (!c || allowed !== c.allowed) fail(`engine bench allowed ${allowed} of the ${size}-rule queries, Policy.allows ${c?.allowed}`)
+    const total = tethered.get(size)!
+    rows.push([size.toLocaleString('en-US'), fmt(ns), fmt(total), fmt(Math.max(0, total - ns)), `${Math.round((100 * ns) / total)}%`])
+  }
+  console.log('\nRust engine alone (Policy::allows in a Rust loop, same queries and verdicts):')
+  printTable(['rules', 'engine ns/op', 'tethered ns/op', 'JS -> Rust call ns/op', 'engine share'], rows)
+}
+
 /** Where one call's time goes: harness loop, bare napi calls, string conversion, validation. */
 async function runBreakdown(cases: Case[]): Promise<void> {
-  // Baselines call whichever of these native functions the binding has (its API evolves).
-  const fn = (name: string): ((...a: unknown[]) => unknown) | undefined => {
+  // Baselines call native functions that take no state and have no side effects; one that is
+  // missing or refuses the call (the binding's surface evolves) just drops its row.
+  const fn = (name: string, ...probe: unknown[]): ((...a: unknown[]) => unknown) | undefined => {
     const f = (native as unknown as Record<string, unknown>)[name]
-    return typeof f === 'function' ? (f as (...a: unknown[]) => unknown).bind(native) : undefined
+    if (typeof f !== 'function') return undefined
+    const bound = (f as (...a: unknown[]) => unknown).bind(native)
+    try {
+      bound(...probe)
+    } catch {
+      return undefined
+    }
+    return bound
   }
-  const clearResolutions = fn('clearResolutions')
-  const isIp = fn('isIp')
+  // Policy.compiled() is an internal accessor of the native handle; without it, skip those rows.
+  type Handle = { allows(host: string, port: number): number; readonly ruleCount: number }
+  const compiledOf = (Policy as unknown as { compiled?: (p: Policy) => Handle }).compiled
+  const nativeVersion = fn('nativeVersion')
+  const isIp = fn('isIp', 'example.com')
   const layers: { label: string; make: ((c: Case) => () => void) | undefined }[] = [
     {
       label: 'JS loop only (harness overhead)',
@@ -167,23 +268,27 @@ async function runBreakdown(cases: Case[]): Promise<void> {
       },
     },
     {
-      label: 'napi free function, no arguments (clearResolutions)',
+      label: 'napi free function, no arguments (nativeVersion)',
       make:
-        clearResolutions &&
+        nativeVersion &&
         ((c) => () => {
-          for (let i = 0; i < c.hosts.length; i++) clearResolutions()
+          let n = 0
+          for (let i = 0; i < c.hosts.length; i++) n += (nativeVersion() as string).length
+          if (n <= 0) throw new Error('unreachable')
         }),
     },
     {
       label: 'napi getter on the policy handle (ruleCount)',
-      make: (c) => {
-        const compiled = Policy.compiled(c.policy)
-        return () => {
-          let n = 0
-          for (let i = 0; i < c.hosts.length; i++) n += compiled.ruleCount
-          if (n !== c.size * c.hosts.length) throw new Error('ruleCount')
-        }
-      },
+      make:
+        compiledOf &&
+        ((c) => {
+          const compiled = compiledOf(c.policy)
+          return () => {
+            let n = 0
+            for (let i = 0; i < c.hosts.length; i++) n += compiled.ruleCount
+            if (n !== c.size * c.hosts.length) throw new Error('ruleCount')
+          }
+        }),
     },
     {
       label: 'napi free function taking the host string (isIp)',
@@ -197,10 +302,12 @@ async function runBreakdown(cases: Case[]): Promise<void> {
     },
     {
       label: 'native handle allows(host, port), no JS validation',
-      make: (c) => {
-        const compiled = Policy.compiled(c.policy)
-        return batch(c, 'native', (h, p) => compiled.allows(h, p ?? -1) === 1)
-      },
+      make:
+        compiledOf &&
+        ((c) => {
+          const compiled = compiledOf(c.policy)
+          return batch(c, 'native', (h, p) => compiled.allows(h, p ?? -1) === 1)
+        }),
     },
     { label: 'Policy.allows(host, port) (the public API)', make: (c) => batch(c, 'Policy', (h, p) => c.policy.allows(h, p)) },
   ]

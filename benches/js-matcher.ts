@@ -41,21 +41,27 @@ interface V6Net {
 
 /** Strict dotted quad (no leading zeros, no shorthand) as an unsigned 32-bit number. */
 export function parseV4(s: string): number | null {
-  const parts = s.split('.')
-  if (parts.length !== 4) return null
   let value = 0
-  for (const part of parts) {
-    if (part.length === 0 || part.length > 3 || (part.length > 1 && part[0] === '0')) return null
-    let n = 0
-    for (let i = 0; i < part.length; i++) {
-      const d = part.charCodeAt(i) - 48
-      if (d < 0 || d > 9) return null
-      n = n * 10 + d
+  let octet = 0
+  let digits = 0
+  let dots = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return null
+      value = value * 256 + octet
+      octet = 0
+      digits = 0
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return null // leading zero
+      octet = octet * 10 + (c - 48)
+      if (++digits > 3 || octet > 255) return null
+    } else {
+      return null
     }
-    if (n > 255) return null
-    value = value * 256 + n
   }
-  return value
+  if (dots !== 3 || digits === 0) return null
+  return value * 256 + octet
 }
 
 function parseHextet(s: string): number | null {

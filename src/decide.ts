@@ -5,7 +5,7 @@ import { verifyIntegrity } from './integrity'
 import { findInitiator } from './initiator'
 import { log } from './logger'
 import { allowedChannel, publishAllowed } from './observe'
-import { native } from './native'
+import { type ChainCheck, native } from './native'
 import { ArrayPush } from './primordials'
 import { type BlockInfo, reportBlock } from './report'
 import { currentFrame, type ScopeFrame } from './scope-context'
@@ -21,6 +21,12 @@ export function reportEverything(): void {
 type OnBlocked = ((host: string, port: number | null, info: BlockInfo) => void) | null
 
 const REPORTED_BY_GLOBAL = -2
+
+let unscopedCheck: ChainCheck | null = null
+/** The fast check without scopes, made on first use. */
+function unscoped(): ChainCheck {
+  return (unscopedCheck ??= native.chainChecker(null))
+}
 
 function resolvedFromCache(host: string, port: number): string | null {
   if (port < 0 || !native.isIp(host)) return null
@@ -80,7 +86,7 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
   for (;;) {
     let verdict: number
     try {
-      verdict = native.checkEgress(host, port, frame ? frame.chain : null, first)
+      verdict = native.checkEgress(host, port, frame ? frame.check : unscoped(), first)
       if (typeof verdict !== 'number') throw verdict
     } catch (err) {
       return internalError(kind, host, port, err, frame)

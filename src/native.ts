@@ -43,8 +43,15 @@ export interface Capability {
   readonly __capability: never
 }
 
+/** A policy's fast dry-run decision: 1 allowed, 0 blocked, -1 resolvedFrom for a non-IP. */
+export type PolicyCheck = (host: string, port: number, resolvedFrom?: string | null) => number
+/** A scope chain's fast enforcement check (see checkEgress for the verdicts). */
+export type ChainCheck = (host: string, port: number, firstScope: number) => number
+
 /** The raw Node-API module. */
 interface RawBinding {
+  policyChecker(policy: CompiledPolicy): PolicyCheck
+  chainChecker(chain: ScopeChain | null): ChainCheck
   nativeVersion(): string
   claim(): Capability | null
   compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
@@ -65,6 +72,8 @@ interface RawBinding {
 
 /** What the rest of tethered uses: the raw module with the capability applied. */
 export interface NativeBinding {
+  policyChecker(policy: CompiledPolicy): PolicyCheck
+  chainChecker(chain: ScopeChain | null): ChainCheck
   nativeVersion(): string
   compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
   normalizeHost(host: string): string
@@ -83,8 +92,11 @@ export interface NativeBinding {
   scopeChain(policy: CompiledPolicy): ScopeChain
   /** Per raw scope rule: 0 reachable under the global policy, 1 partly, 2 never. */
   scopeOverlap(rules: string[]): number[]
-  /** 0 allowed, -1 blocked by the global policy, -2 reported (log-only), n >= 1 blocked by scope n-1. */
-  checkEgress(host: string, port: number, scopes: ScopeChain | null | undefined, firstScope: number): number
+  /**
+   * 0 allowed, -1 blocked by the global policy, -2 reported (log-only), n >= 1 blocked by scope
+   * n-1. Runs `check`, the fast checker of the current scope chain (a seam tests can replace).
+   */
+  checkEgress(host: string, port: number, check: ChainCheck, firstScope: number): number
 }
 
 const packageRoot = join(__dirname, '..')
@@ -186,5 +198,7 @@ export const native: NativeBinding = {
   },
   scopeChain: (policy) => raw.scopeChain(policy),
   scopeOverlap: (rules) => raw.scopeOverlap(rules),
-  checkEgress: raw.checkEgress,
+  policyChecker: (policy) => raw.policyChecker(policy),
+  chainChecker: (chain) => raw.chainChecker(chain),
+  checkEgress: (host, port, check, firstScope) => check(host, port, firstScope),
 }

@@ -1,6 +1,6 @@
 // Policy: a compiled allow list for dry-run checks, using the same engine as enforcement.
 import { InvalidRuleError, invalidArgType, invalidArgValue } from './errors'
-import { type CompiledPolicy, native } from './native'
+import { type CompiledPolicy, type PolicyCheck, native } from './native'
 import { describe } from './describe'
 import { validateAllow, validateBool, validateOptions, validatePort } from './validate'
 
@@ -21,6 +21,7 @@ export function compileRules(rules: string[], allowLocalhost: boolean, name = 'a
 
 export class Policy {
   readonly #compiled: CompiledPolicy
+  readonly #check: PolicyCheck
 
   /**
    * @param allow allow rules: `api.example.com`, `*.example.com:443`, `10.0.0.0/8:5432`,
@@ -30,6 +31,7 @@ export class Policy {
     const opts = validateOptions(options, 'options')
     const allowLocalhost = validateBool(opts.allowLocalhost, 'allowLocalhost', true)
     this.#compiled = compileRules(validateAllow(allow), allowLocalhost)
+    this.#check = native.policyChecker(this.#compiled)
   }
 
   /**
@@ -43,7 +45,7 @@ export class Policy {
     if (resolvedFrom !== undefined && resolvedFrom !== null && typeof resolvedFrom !== 'string') {
       throw invalidArgType(`resolvedFrom must be a string, null or undefined, got ${describe(resolvedFrom)}`)
     }
-    const verdict = this.#compiled.allows(host, p, resolvedFrom)
+    const verdict = this.#check(host, p, resolvedFrom)
     if (verdict < 0) {
       throw invalidArgValue(`resolvedFrom is only meaningful when host is an IP address, got host ${JSON.stringify(host)}`)
     }

@@ -2,7 +2,7 @@
 // native chain of compiled scope policies (outermost first) and what JS needs to report a block.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { ReflectApply } from './primordials'
-import type { ScopeChain } from './native'
+import type { ChainCheck, ScopeChain } from './native'
 import type { BlockInfo } from './report'
 
 export interface ScopeEntry {
@@ -17,6 +17,8 @@ export interface ScopeEntry {
 
 export interface ScopeFrame {
   readonly chain: ScopeChain
+  /** The chain's fast native check. */
+  readonly check: ChainCheck
   readonly entries: readonly ScopeEntry[]
 }
 

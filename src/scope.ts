@@ -80,7 +80,8 @@ function createScope(options: ScopeOptions): Scope {
   // Compiled once: a reusable scope or a decorator never recompiles per call.
   const compiled = compileRules(allow, allowLocalhost)
   const entry: ScopeEntry = Object.freeze({ allow: Object.freeze(allow), allowLocalhost, label, logOnly, failClosed, onBlocked })
-  const rootFrame: ScopeFrame = Object.freeze({ chain: native.scopeChain(compiled), entries: Object.freeze([entry]) })
+  const rootChain = native.scopeChain(compiled)
+  const rootFrame: ScopeFrame = Object.freeze({ chain: rootChain, check: native.chainChecker(rootChain), entries: Object.freeze([entry]) })
   // Nested frames are cached per parent frame, so entering costs a lookup, not a native call.
   const nested = new WeakMap<ScopeFrame, ScopeFrame>()
   installShims()
@@ -90,7 +91,8 @@ function createScope(options: ScopeOptions): Scope {
     if (parent === undefined) return rootFrame
     let frame = nested.get(parent)
     if (frame === undefined) {
-      frame = Object.freeze({ chain: parent.chain.push(compiled), entries: Object.freeze([...parent.entries, entry]) })
+      const chain = parent.chain.push(compiled)
+      frame = Object.freeze({ chain, check: native.chainChecker(chain), entries: Object.freeze([...parent.entries, entry]) })
       nested.set(parent, frame)
     }
     return frame

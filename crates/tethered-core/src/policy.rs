@@ -1,6 +1,9 @@
 //! A compiled allow list and its decisions (BEHAVIOUR.md §4).
 
 use std::collections::{HashMap, HashSet};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::quality::RandomState>;
 use std::net::IpAddr;
 
 use crate::ip::{format_ip_py, parse_ip};
@@ -13,8 +16,8 @@ use crate::wildcard::WildcardSet;
 /// An allow list compiled for lookups whose cost barely grows with its size: exact hosts in a
 /// hash map, wildcards in one glob set, networks indexed by prefix length.
 pub struct Policy {
-    exact: HashMap<String, PortSet>,
-    exact_any_port: HashSet<String>,
+    exact: FastMap<String, PortSet>,
+    exact_any_port: FastSet<String>,
     wildcards: WildcardSet,
     networks: NetSet,
     allow_localhost: bool,
@@ -29,8 +32,8 @@ impl Policy {
         rules: &[S],
         allow_localhost: bool,
     ) -> Result<Policy, (usize, RuleError)> {
-        let mut exact: HashMap<String, PortSet> = HashMap::new();
-        let mut exact_any_port = HashSet::new();
+        let mut exact: FastMap<String, PortSet> = FastMap::default();
+        let mut exact_any_port = FastSet::default();
         let mut wild = Vec::new();
         let mut networks = NetSet::default();
         let mut parsed = Vec::with_capacity(rules.len());
@@ -101,7 +104,7 @@ impl Policy {
         if self.networks.contains(ip, port) {
             return true;
         }
-        if self.wildcards.is_empty() {
+        if !self.wildcards.ip_capable() {
             return false;
         }
         if self.wildcards.matches(&format_ip_py(ip), port) {

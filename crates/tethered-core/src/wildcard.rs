@@ -8,6 +8,9 @@
 
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 use std::cell::RefCell;
+use std::collections::HashMap;
+
+use crate::ports::PortSet;
 
 use crate::fnmatch::{Pattern, Token};
 use crate::ports::port_matches;
@@ -19,8 +22,42 @@ struct WildRule {
     byte_exact: bool,
 }
 
+/// Characters that can occur in the text of an IP address (Python's `str(ip)`).
+fn ip_text_char(c: char) -> bool {
+    c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '.' || c == ':'
+}
+
+/// `*.domain.tld`: a star and a literal starting with a dot. fnmatch matches it against any
+/// host that ends with the literal, so a hash probe per dot of the host replaces the glob.
+fn dotted_suffix(pattern: &Pattern) -> Option<String> {
+    let (first, rest) = pattern.tokens.split_first()?;
+    if *first != Token::Star || !matches!(rest.first(), Some(Token::Literal('.'))) {
+        return None;
+    }
+    rest.iter()
+        .map(|t| match t {
+            Token::Literal(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Could `pattern` match the text of an IP address? Only if its literals are IP characters.
+fn could_match_ip(pattern: &Pattern) -> bool {
+    pattern.tokens.iter().all(|t| match t {
+        Token::Literal(c) => ip_text_char(*c),
+        _ => true,
+    })
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::quality::RandomState>;
+
 #[derive(Default)]
 pub struct WildcardSet {
+    /// `*.suffix` rules by suffix (with its leading dot), the common shape.
+    suffixes: FastMap<String, PortSet>,
+    /// Some rule could match an IP's text (most patterns name domains and cannot).
+    ip_capable: bool,
     rules: Vec<WildRule>,
     set: GlobSet,
     /// Glob index in `set` -> rule index.
@@ -168,6 +205,11 @@ impl WildcardSet {
             if pattern.is_dead() {
                 continue;
             }
+            out.ip_capable |= could_match_ip(&pattern);
+            if let Some(suffix) = dotted_suffix(&pattern) {
+                out.suffixes.entry(suffix).or_default().add(port);
+                continue;
+            }
             let index = out.rules.len();
             let byte_exact = is_byte_exact(&pattern);
             let glob = to_glob(&pattern).and_then(|text| {
@@ -208,8 +250,21 @@ impl WildcardSet {
         out
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+    /// False when no rule can match the text of an IP address (IP checks skip wildcards).
+    pub fn ip_capable(&self) -> bool {
+        self.ip_capable
+    }
+
+    /// A `*.suffix` rule matches when `h` ends with `.suffix` (at any dot, the first included).
+    fn suffix_match(&self, h: &str, port: Option<u16>) -> bool {
+        if self.suffixes.is_empty() {
+            return false;
+        }
+        h.char_indices().filter(|&(_, c)| c == '.').any(|(i, _)| {
+            self.suffixes
+                .get(&h[i..])
+                .is_some_and(|ports| ports.allows(port))
+        })
     }
 
     fn set_matches(
@@ -238,6 +293,9 @@ impl WildcardSet {
 
     /// Does any wildcard rule with a compatible port match `h` (already normalized)?
     pub fn matches(&self, h: &str, port: Option<u16>) -> bool {
+        if self.suffix_match(h, port) {
+            return true;
+        }
         if self.rules.is_empty() {
             return false;
         }

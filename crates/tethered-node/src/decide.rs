@@ -14,7 +14,7 @@ use crate::state::{CACHE, current_global};
 /// a scope makes a new chain that shares the parent's policies.
 #[napi]
 pub struct ScopeChain {
-    policies: Arc<[Arc<Policy>]>,
+    pub(crate) policies: Arc<[Arc<Policy>]>,
 }
 
 #[napi]
@@ -71,61 +71,69 @@ pub fn check_egress(
     scopes: Option<&ScopeChain>,
     first_scope: i32,
 ) -> Result<i32> {
-    crate::panic::guard(|| {
-        if crate::lock::TAMPERED.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(BLOCKED_BY_GLOBAL);
+    crate::panic::guard(|| decide(&host, port, scopes.map(|c| &*c.policies), first_scope))
+}
+
+/// The decision behind `checkEgress` and the fast chain checkers (see `raw.rs`).
+pub(crate) fn decide(
+    host: &str,
+    port: i32,
+    scopes: Option<&[Arc<Policy>]>,
+    first_scope: i32,
+) -> Result<i32> {
+    if crate::lock::TAMPERED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(BLOCKED_BY_GLOBAL);
+    }
+    let port = port_arg(port);
+    let global = current_global()?;
+    let normalized = tethered_core::normalize_host(host);
+    if port.is_none()
+        && let Some(g) = &global
+        && !g.local_hostname.is_empty()
+        && *normalized == *g.local_hostname
+    {
+        return Ok(ALLOWED);
+    }
+    let resolved = if port.is_some() && parse_ip(host).is_some() {
+        CACHE
+            .lock()
+            .map_err(|_| poisoned())?
+            .lookup(host)
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let check_host: &str = resolved.as_deref().unwrap_or(&normalized);
+    if first_scope < 0
+        && let Some(g) = &global
+    {
+        let allowed = g.policy.allows_normalized(check_host, port)
+            || (resolved.is_some() && g.policy.allows_normalized(&normalized, port));
+        if !allowed {
+            return Ok(if g.log_only {
+                REPORTED_BY_GLOBAL
+            } else {
+                BLOCKED_BY_GLOBAL
+            });
         }
-        let port = port_arg(port);
-        let global = current_global()?;
-        let normalized = tethered_core::normalize_host(&host);
-        if port.is_none()
-            && let Some(g) = &global
-            && !g.local_hostname.is_empty()
-            && *normalized == *g.local_hostname
-        {
-            return Ok(ALLOWED);
+    }
+    let Some(chain) = scopes else {
+        return Ok(ALLOWED);
+    };
+    let start = usize::try_from(first_scope).unwrap_or(0);
+    let rest = chain.get(start..).unwrap_or_default();
+    if let Some(offset) = rest
+        .iter()
+        .position(|p| !p.allows_normalized(check_host, port))
+    {
+        // Across scopes the alternatives are "all allow the name" or "all allow the IP".
+        let ip_passes_all =
+            resolved.is_some() && rest.iter().all(|p| p.allows_normalized(&normalized, port));
+        if !ip_passes_all {
+            return Ok((start + offset) as i32 + 1);
         }
-        let resolved = if port.is_some() && parse_ip(&host).is_some() {
-            CACHE
-                .lock()
-                .map_err(|_| poisoned())?
-                .lookup(&host)
-                .map(str::to_string)
-        } else {
-            None
-        };
-        let check_host: &str = resolved.as_deref().unwrap_or(&normalized);
-        if first_scope < 0
-            && let Some(g) = &global
-        {
-            let allowed = g.policy.allows_normalized(check_host, port)
-                || (resolved.is_some() && g.policy.allows_normalized(&normalized, port));
-            if !allowed {
-                return Ok(if g.log_only {
-                    REPORTED_BY_GLOBAL
-                } else {
-                    BLOCKED_BY_GLOBAL
-                });
-            }
-        }
-        let Some(chain) = scopes else {
-            return Ok(ALLOWED);
-        };
-        let start = usize::try_from(first_scope).unwrap_or(0);
-        let rest = chain.policies.get(start..).unwrap_or_default();
-        if let Some(offset) = rest
-            .iter()
-            .position(|p| !p.allows_normalized(check_host, port))
-        {
-            // Across scopes the alternatives are "all allow the name" or "all allow the IP".
-            let ip_passes_all =
-                resolved.is_some() && rest.iter().all(|p| p.allows_normalized(&normalized, port));
-            if !ip_passes_all {
-                return Ok((start + offset) as i32 + 1);
-            }
-        }
-        Ok(ALLOWED)
-    })
+    }
+    Ok(ALLOWED)
 }
 
 /// For each raw scope rule: 0 when the global policy can allow all of it (or there is no global

@@ -6,9 +6,11 @@ mod decide;
 mod lock;
 mod panic;
 mod policy;
+mod raw;
 mod state;
 
 pub use decide::*;
 pub use lock::*;
 pub use policy::*;
+pub use raw::*;
 pub use state::*;
