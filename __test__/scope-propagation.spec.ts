@@ -213,3 +213,24 @@ netTest.serial('a keep-alive connection opened outside the scope cannot carry a 
   t.is(await allowed(t, httpGet(url, agent), 'the pooled socket still works outside'), 200)
   t.is(server.connections, 2, 'one pooled connection per client, no new dial for the blocked ones')
 })
+
+netTest.serial('a request the scope allows is not blocked because its pooled connection was opened by unscoped code', async (t) => {
+  quietGlobal(t)
+  const server = await countingHttpServer(ALLOWED_V4)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(async () => {
+    agent.destroy()
+    await server.close()
+  })
+  const url = `http://a.test:${server.port}/`
+  t.is(await allowed(t, httpGet(url, agent), 'http.get outside, opening the pooled socket'), 200)
+  t.is(await allowed(t, only('a.test').run(() => httpGet(url, agent)), 'http.get in the scope on the pooled socket'), 200)
+  t.is(await allowed(t, fetchStatus(url), 'fetch outside, opening undici\'s pooled socket'), 200)
+  t.is(await allowed(t, only('a.test').run(() => fetchStatus(url)), 'fetch in the scope on the pooled socket'), 200)
+  // Queued behind an unscoped request (maxSockets 1): the new connection Node opens for it may
+  // run in the unscoped request's context; the scoped request still goes through.
+  const [first, second] = await Promise.all([httpGet(url, agent), only('a.test').run(() => httpGet(url, agent))])
+  t.is(first, 200)
+  t.is(second, 200)
+  t.is(server.requests, 6)
+})

@@ -39,10 +39,11 @@ function decisions(): void {
 }
 
 /** The floor: the native verdict alone, without check()'s JS around it (frame, channel, reporting). */
+const unscopedCheck = native.chainChecker(null)
 function nativeOnly(): void {
   for (let i = 0; i < BATCH; i++) {
     const [, host, port] = QUERIES[i % QUERIES.length]!
-    if (native.checkEgress(host, port, null, -1) !== 0) throw new Error(`${host}:${port}: native verdict is not "allowed"`)
+    if (unscopedCheck(host, port, -1) !== 0) throw new Error(`${host}:${port}: native verdict is not "allowed"`)
   }
 }
 
