@@ -63,6 +63,7 @@ interface RawBinding {
   globalSettings(): GlobalSettings | null
   reportTamper(): boolean
   recordResolution(capability: Capability, hostname: string, addresses: string[]): void
+  recorder(capability: Capability): (hostname: string, addresses: string[]) => void
   resolvedFrom(ip: string): string | null
   clearResolutions(capability: Capability): void
   scopeChain(policy: CompiledPolicy): ScopeChain
@@ -173,6 +174,8 @@ function load(): RawBinding {
 const raw = load()
 // Claimed before any application code can ask: the copy of tethered loaded first owns it.
 const capability = raw.claim()
+// The fast recording function, made once with the capability and kept in this closure.
+const record = capability !== null ? raw.recorder(capability) : null
 
 /**
  * The binding as tethered uses it. A plain object (not the module itself) so that locked mode
@@ -190,7 +193,7 @@ export const native: NativeBinding = {
   reportTamper: () => raw.reportTamper(),
   capable: capability !== null,
   recordResolution: (hostname, addresses) => {
-    if (capability !== null) raw.recordResolution(capability, hostname, addresses)
+    if (record !== null) record(hostname, addresses)
   },
   resolvedFrom: (ip) => raw.resolvedFrom(ip),
   clearResolutions: () => {

@@ -286,3 +286,56 @@ pub fn chain_checker(env: Env, chain: Option<&ScopeChain>) -> Result<RawValue> {
         )
     })
 }
+
+/// `record(hostname, addresses)`: the answers of an allowed lookup into the IP -> host cache.
+unsafe extern "C" fn record_callback(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    unsafe {
+        contained(env, || {
+            let Some((argv, argc, _)) = args::<crate::lock::Capability>(env, info) else {
+                return throw(env, false, "tethered: bad call");
+            };
+            if argc < 2 {
+                return throw(env, true, "record(hostname, addresses)");
+            }
+            let mut host_buf = [0u8; STACK];
+            let Some(host) = read_string(env, argv[0], &mut host_buf) else {
+                return throw(env, true, "hostname must be a string");
+            };
+            let mut length = 0u32;
+            if sys::napi_get_array_length(env, argv[1], &mut length) != sys::Status::napi_ok {
+                return throw(env, true, "addresses must be an array");
+            }
+            let name = tethered_core::normalize_host(&host);
+            let Ok(mut cache) = crate::state::CACHE.lock() else {
+                return throw(env, false, "tethered: internal state lock poisoned");
+            };
+            for i in 0..length.min(64) {
+                let mut element = ptr::null_mut();
+                if sys::napi_get_element(env, argv[1], i, &mut element) != sys::Status::napi_ok {
+                    continue;
+                }
+                let mut ip_buf = [0u8; STACK];
+                if let Some(ip) = read_string(env, element, &mut ip_buf) {
+                    cache.insert(&ip, &name);
+                }
+            }
+            ptr::null_mut()
+        })
+    }
+}
+
+/// The fast recording function; only the holder of this isolate's capability can make one.
+#[napi]
+pub fn recorder(env: Env, _capability: &crate::lock::Capability) -> Result<RawValue> {
+    crate::panic::guard(|| {
+        make_function(
+            &env,
+            "record",
+            Some(record_callback),
+            crate::lock::Capability {},
+        )
+    })
+}
