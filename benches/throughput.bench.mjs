@@ -2,7 +2,8 @@
 // per second and non-keep-alive HTTP requests per second. See benches/README.md.
 //
 //   node benches/throughput.bench.mjs                 (after `node scripts/build.mjs --if-needed`)
-//   node benches/throughput.bench.mjs --sets=10 --rounds=3 --tcp=1000 --http=500 --concurrency=8 (defaults)
+//   node benches/throughput.bench.mjs --sets=6 --rounds=5 --tcp=2000 --http=1000 --concurrency=8 \
+//       --warmup-tcp=5000 --warmup-http=5000   (the defaults)
 //   node benches/throughput.bench.mjs --check-targets (exit 1 when tethered < 97 % of baseline)
 //   node benches/throughput.bench.mjs --cpu-prof      (every client writes a .cpuprofile to
 //                                                      target/throughput-prof/)
@@ -272,9 +273,12 @@ const MODES = ['baseline', 'control', 'tethered']
 const KINDS = ['tcp', 'http']
 
 async function main() {
-  const sets = opt('sets', 10)
-  const rounds = opt('rounds', 3)
-  const totals = { tcp: opt('tcp', 1000), http: opt('http', 500) }
+  const sets = opt('sets', 6)
+  const rounds = opt('rounds', 5)
+  const totals = { tcp: opt('tcp', 2000), http: opt('http', 1000) }
+  // A fresh process needs ~5,000 connections before its connection path is fully optimized
+  // (until then a round costs up to 3x the CPU, tethered's wrappers included).
+  const warmup = { tcp: opt('warmup-tcp', 5000), http: opt('warmup-http', 5000) }
   const concurrency = opt('concurrency', 8)
   const self = fileURLToPath(import.meta.url)
   const root = fileURLToPath(new URL('..', import.meta.url))
@@ -299,8 +303,9 @@ async function main() {
       "(getaddrinfo, family 4), non-keep-alive agent, 'Connection: close'.",
   )
   console.log(
-    `${sets} sets of fresh client processes x ${rounds} rounds per mode and kind, rotating order; a round is ` +
-      `${totals.tcp} TCP connections or ${totals.http} HTTP requests at concurrency ${concurrency}\n`,
+    `${sets} sets of fresh client processes (each warmed up with ${warmup.tcp} TCP connections and ${warmup.http} HTTP requests) ` +
+      `x ${rounds} rounds per mode and kind, in rotating order; a round is ${totals.tcp} TCP connections or ` +
+      `${totals.http} HTTP requests at concurrency ${concurrency}\n`,
   )
 
   // A set is one fresh process per mode: a process keeps its CPU placement and memory layout,
@@ -319,7 +324,7 @@ async function main() {
         return { rate: (total * 1000) / r.ms, cpuPerOp: r.cpuUs / total }
       }
       // Warm-up (JIT, the lookup thread pool): not counted.
-      for (const kind of KINDS) for (const mode of MODES) await run(mode, kind, Math.ceil(totals[kind] / 2))
+      for (const kind of KINDS) for (const mode of MODES) await run(mode, kind, warmup[kind])
       for (let r = 0; r < rounds; r++) {
         const turn = set * rounds + r
         const rotated = MODES.map((_, i) => MODES[(i + turn) % MODES.length])
