@@ -13,7 +13,8 @@ import {
   type ProbeTask,
   STANDARD_ALLOW,
   assertAllowed,
-  assertBlocked,
+  assertNarrowedByScope,
+  assertReachesBoth,
   assertLocked,
   runFixture,
   scopeServers,
@@ -105,26 +106,19 @@ for (const kind of ['file', 'eval', 'execArgv-empty', 'env-empty', 'share-env', 
       probeTask: task({ waitForGo: true }),
     })
     assertWorkerReport(t, report, kind)
-    assertAllowed(t, report.results.x, 'ping', 'a.test (allowed by the scope)')
-    assertBlocked(t, report.results.y, { host: 'other.test', port: y.port, scopeLabel: LABEL }, 'other.test (global only)')
+    assertNarrowedByScope(t, report.results, { x, y }, LABEL)
     t.is(x.connections, 1)
-    t.is(y.connections, 0, 'nothing reached other.test')
   })
 }
 
 netTest('control: the same worker started outside any scope reaches both hosts', async (t) => {
   const { x, y, task } = await scopeServers(t)
   const report = await runWorker(t, { activate: { allow: ['a.test', 'other.test'] }, kind: 'file', probeTask: task() })
-  assertAllowed(t, report.results.x, 'ping', 'a.test')
-  assertAllowed(t, report.results.y, 'ping', 'other.test')
-  t.is(x.connections, 1)
-  t.is(y.connections, 1)
+  assertReachesBoth(t, report.results, { x, y })
 })
 
 netTest('a worker started inside a scope, with no global policy, is narrowed by the scope', async (t) => {
-  const { y, task } = await scopeServers(t)
+  const { x, y, task } = await scopeServers(t)
   const report = await runWorker(t, { scope: { allow: ['a.test'], label: LABEL }, kind: 'env-empty', probeTask: task() })
-  assertAllowed(t, report.results.x, 'ping', 'a.test (allowed by the scope)')
-  assertBlocked(t, report.results.y, { host: 'other.test', port: y.port, scopeLabel: LABEL }, 'other.test')
-  t.is(y.connections, 0)
+  assertNarrowedByScope(t, report.results, { x, y }, LABEL, 'other.test')
 })

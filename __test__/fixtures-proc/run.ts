@@ -251,3 +251,20 @@ export async function scopeServers(t: ExecutionContext): Promise<{ x: CountingSe
     }),
   }
 }
+
+type Results = Record<string, StepResult | undefined>
+
+/** A launch narrowed by scope(allow: [a.test], label) under a global allowing both hosts. */
+export function assertNarrowedByScope(t: ExecutionContext, results: Results, servers: { x: CountingServer; y: CountingServer }, label: string, what = 'other.test (global only)'): void {
+  assertAllowed(t, results.x, 'ping', 'a.test (allowed by the scope)')
+  assertBlocked(t, results.y, { host: 'other.test', port: servers.y.port, scopeLabel: label }, what)
+  t.is(servers.y.connections, 0, 'nothing reached other.test')
+}
+
+/** The unscoped control: both hosts reached once. */
+export function assertReachesBoth(t: ExecutionContext, results: Results, servers: { x: CountingServer; y: CountingServer }): void {
+  assertAllowed(t, results.x, 'ping', 'a.test')
+  assertAllowed(t, results.y, 'ping', 'other.test')
+  t.is(servers.x.connections, 1)
+  t.is(servers.y.connections, 1)
+}
