@@ -13,7 +13,8 @@ import { compileRules } from './policy'
 import { lockPatches } from './protect'
 import type { BlockInfo } from './report'
 import { type GlobalOptions, state } from './state'
-import { validateAllow, validateBool, validateOptions } from './validate'
+import { policyOptions, rejectUnknownKeys } from './options'
+import { validateBool, validateOptions } from './validate'
 
 export type OnBlocked = (host: string, port: number | null, info: BlockInfo) => void
 export type SubprocessPolicy = 'warn' | 'allow' | 'block'
@@ -47,20 +48,6 @@ export interface DeactivateOptions {
 
 const ACTIVATE_KEYS = new Set(['allow', 'logOnly', 'failClosed', 'allowLocalhost', 'onBlocked', 'logger', 'locked', 'lockToken', 'externalSubprocessPolicy', 'denyNativeAddons'])
 const SUBPROCESS_POLICIES = new Set(['warn', 'allow', 'block'])
-
-export function rejectUnknownKeys(options: Record<string, unknown>, known: Set<string>, fn: string): void {
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) {
-      throw invalidArgValue(`${fn}(): unknown option '${key}' (known: ${[...known].join(', ')})`)
-    }
-  }
-}
-
-export function validateCallback(value: unknown, name: string): OnBlocked | null {
-  if (value === undefined || value === null) return null
-  if (typeof value !== 'function') throw invalidArgType(`${name} must be a function or null, got ${describe(value)}`)
-  return value as OnBlocked
-}
 
 function validateLogger(value: unknown): Logger | null {
   if (value === undefined) return stderrLogger
@@ -105,16 +92,7 @@ export function lockThisThread(options: { denyNativeAddons: boolean }): void {
 
 /** Enforces `options.allow` on every connection, send and lookup of this process. */
 export function activate(options: ActivateOptions): void {
-  if (options === null || typeof options !== 'object') {
-    throw invalidArgType(`activate() takes an options object like { allow: ['api.example.com:443'] }, got ${describe(options)}`)
-  }
-  const opts = validateOptions(options, 'options')
-  rejectUnknownKeys(opts, ACTIVATE_KEYS, 'activate')
-  const allow = validateAllow(opts.allow)
-  const logOnly = validateBool(opts.logOnly, 'logOnly', false)
-  const failClosed = validateBool(opts.failClosed, 'failClosed', false)
-  const allowLocalhost = validateBool(opts.allowLocalhost, 'allowLocalhost', true)
-  const onBlocked = validateCallback(opts.onBlocked, 'onBlocked')
+  const { opts, allow, logOnly, failClosed, allowLocalhost, onBlocked } = policyOptions(options, 'activate', ACTIVATE_KEYS)
   const logger = validateLogger(opts.logger)
   const locked = validateBool(opts.locked, 'locked', false)
   const lockToken = validateToken(opts.lockToken, locked)

@@ -1,6 +1,7 @@
 // scope(): narrows egress for one code path, following it through every await, timer and
 // callback (AsyncLocalStorage), never into concurrent work (BEHAVIOUR.md §7.3-§7.7).
-import { type OnBlocked, rejectUnknownKeys, validateCallback } from './activate'
+import type { OnBlocked } from './activate'
+import { policyOptions } from './options'
 import { describe } from './describe'
 import { invalidArgType } from './errors'
 import { installShims } from './intercept/index'
@@ -9,7 +10,6 @@ import { native } from './native'
 import { compileRules } from './policy'
 import { ReflectApply } from './primordials'
 import { type ScopeEntry, type ScopeFrame, currentFrame, runInFrame } from './scope-context'
-import { validateAllow, validateBool, validateOptions } from './validate'
 
 export interface ScopeOptions {
   /** Destinations this code path may reach (still bounded by the global policy). */
@@ -62,16 +62,7 @@ function isGeneratorFunction(fn: unknown): boolean {
 }
 
 function createScope(options: ScopeOptions): Scope {
-  if (options === null || typeof options !== 'object') {
-    throw invalidArgType(`scope() takes an options object like { allow: ['api.example.com:443'] }, got ${describe(options)}`)
-  }
-  const opts = validateOptions(options, 'options')
-  rejectUnknownKeys(opts, SCOPE_KEYS, 'scope')
-  const allow = validateAllow(opts.allow)
-  const allowLocalhost = validateBool(opts.allowLocalhost, 'allowLocalhost', true)
-  const logOnly = validateBool(opts.logOnly, 'logOnly', false)
-  const failClosed = validateBool(opts.failClosed, 'failClosed', false)
-  const onBlocked = validateCallback(opts.onBlocked, 'onBlocked')
+  const { opts, allow, allowLocalhost, logOnly, failClosed, onBlocked } = policyOptions(options, 'scope', SCOPE_KEYS)
   // null means "the default", as None does upstream (BEHAVIOUR.md §7.3).
   if (opts.label !== undefined && opts.label !== null && typeof opts.label !== 'string') {
     throw invalidArgType(`label must be a string or null, got ${describe(opts.label)}`)
