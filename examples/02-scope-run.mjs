@@ -4,22 +4,12 @@
 //
 // No activate() here: a scope works on its own. Inside it, the scope IS the policy; code
 // outside it is unaffected. The scope ends when fn's promise settles — nothing to clean up.
-import { EgressBlocked, scope } from 'tethered'
+import { scope } from 'tethered'
 import { startServer } from './_support/local-server.mjs'
+import { tryFetch } from './_support/try-fetch.mjs'
 
 const api = await startServer('api')
 const tracker = await startServer('tracker')
-
-/** fetch() a URL and print whether tethered let it through. */
-async function tryFetch(label, url) {
-  try {
-    const res = await fetch(url)
-    console.log(`${label}: allowed (HTTP ${res.status}, "${await res.text()}")`)
-  } catch (err) {
-    if (!(err.cause instanceof EgressBlocked)) throw err
-    console.log(`${label}: blocked — ${err.cause.message}`)
-  }
-}
 
 // 1. Run a function in a scope. Everything it starts — awaits, timers, callbacks, the
 //    libraries it calls — is restricted to the allow list. `label` names the scope in errors.

@@ -4,22 +4,12 @@
 //
 // The global policy is the ceiling for the whole process; a scope narrows it for one code
 // path and can never widen it. A connection must pass the global policy AND every scope.
-import { activate, deactivate, EgressBlocked, scope } from 'tethered'
+import { activate, deactivate, scope } from 'tethered'
 import { startServer } from './_support/local-server.mjs'
+import { tryFetch } from './_support/try-fetch.mjs'
 
 const api = await startServer('api')
 const db = await startServer('db')
-
-/** fetch() a URL and print whether tethered let it through. */
-async function tryFetch(label, url) {
-  try {
-    const res = await fetch(url)
-    console.log(`${label}: allowed (HTTP ${res.status}, "${await res.text()}")`)
-  } catch (err) {
-    if (!(err.cause instanceof EgressBlocked)) throw err
-    console.log(`${label}: blocked — ${err.cause.message}`)
-  }
-}
 
 // Process ceiling: the api and the database. (Loopback is allowed by default;
 // allowLocalhost: false makes the ports matter.)

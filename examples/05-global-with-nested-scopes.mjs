@@ -1,23 +1,13 @@
 // 05 — activate() + nested scopes: each level restricts further.
 //
 // Run: node examples/05-global-with-nested-scopes.mjs
-import { activate, deactivate, EgressBlocked, scope } from 'tethered'
+import { activate, deactivate, scope } from 'tethered'
 import { startServer } from './_support/local-server.mjs'
+import { tryFetch } from './_support/try-fetch.mjs'
 
 const api = await startServer('api')
 const payments = await startServer('payments')
 const analytics = await startServer('analytics')
-
-/** fetch() a URL and print whether tethered let it through. */
-async function tryFetch(label, url) {
-  try {
-    const res = await fetch(url)
-    console.log(`${label}: allowed (HTTP ${res.status}, "${await res.text()}")`)
-  } catch (err) {
-    if (!(err.cause instanceof EgressBlocked)) throw err
-    console.log(`${label}: blocked — ${err.cause.message}`)
-  }
-}
 
 const rule = (server) => `localhost:${server.port}`
 

@@ -1,22 +1,12 @@
 // 06 — Locked mode: no code in the process can replace or remove the policy without the token.
 //
 // Run: node examples/06-locked-mode.mjs
-import { activate, deactivate, EgressBlocked, TetheredLocked } from 'tethered'
+import { activate, deactivate, TetheredLocked } from 'tethered'
 import { startServer } from './_support/local-server.mjs'
+import { tryFetch } from './_support/try-fetch.mjs'
 
 const api = await startServer('api')
 const tracker = await startServer('tracker')
-
-/** fetch() a URL and print whether tethered let it through. */
-async function tryFetch(label, url) {
-  try {
-    const res = await fetch(url)
-    console.log(`${label}: allowed (HTTP ${res.status}, "${await res.text()}")`)
-  } catch (err) {
-    if (!(err.cause instanceof EgressBlocked)) throw err
-    console.log(`${label}: blocked — ${err.cause.message}`)
-  }
-}
 
 /** Runs a policy change and prints whether the lock refused it. */
 function tryChange(label, change) {
