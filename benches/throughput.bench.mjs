@@ -1,8 +1,8 @@
 // Connection throughput with tethered active vs Node untouched: new loopback TCP connections
 // per second and non-keep-alive HTTP requests per second. See benches/README.md.
 //
-//   node benches/throughput.bench.mjs                 (after `node scripts/build.mjs --if-needed`)
-//   node benches/throughput.bench.mjs --sets=6 --rounds=5 --tcp=2000 --http=1000 --concurrency=8 \
+//   node benches/throughput.bench.mjs                 (after `node scripts/build.mjs --if-needed`; ~2 min)
+//   node benches/throughput.bench.mjs --sets=12 --rounds=3 --tcp=2000 --http=1000 --concurrency=8 \
 //       --warmup-tcp=5000 --warmup-http=5000   (the defaults)
 //   node benches/throughput.bench.mjs --check-targets (exit 1 when tethered < 97 % of baseline)
 //   node benches/throughput.bench.mjs --cpu-prof      (every client writes a .cpuprofile to
@@ -150,7 +150,7 @@ function runRound(once, port, total, concurrency) {
   })
 }
 
-/** Is `fn` Node's own (native) function? The shims replace the TCP binding's connect. */
+/** Is the TCP binding's connect still Node's own? tethered's shims replace it. */
 function tcpBindingIsNative() {
   // process.binding is what tethered patches; reading it here changes nothing.
   const TCP = process.binding('tcp_wrap').TCP
@@ -190,8 +190,8 @@ async function client() {
     // Proof that the policy is enforced, not just loaded: loopback addresses outside the
     // rules are refused (127.0.0.2: nothing listens there, so without tethered it would be
     // ECONNREFUSED, never EgressBlocked).
-    await expectBlocked((p, d) => tcpOnce2('127.0.0.2', p, d), tcpPort, 'TCP to 127.0.0.2')
-    await expectBlocked((p, d) => httpGet('127.0.0.2', p, d), httpPort, 'HTTP to 127.0.0.2')
+    await expectBlocked((p, d) => connectTo('127.0.0.2', p, d), tcpPort, 'TCP to 127.0.0.2')
+    await expectBlocked((p, d) => getFrom('127.0.0.2', p, d), httpPort, 'HTTP to 127.0.0.2')
     if (blocks !== 2) throw new Error(`self-check: expected 2 reported blocks, got ${blocks}`)
     blocks = 0
     logged.length = 0
@@ -215,8 +215,8 @@ async function client() {
   process.send({ ready: true, info })
 }
 
-// Variants with an explicit host, for the self-check only.
-function tcpOnce2(host, port, done) {
+// Connections to an explicit host, for the self-check only.
+function connectTo(host, port, done) {
   const socket = net.connect({ host, port })
   socket.on('error', done)
   socket.on('connect', () => {
@@ -224,7 +224,7 @@ function tcpOnce2(host, port, done) {
     done(null)
   })
 }
-function httpGet(host, port, done) {
+function getFrom(host, port, done) {
   http.get({ host, port, agent }, (res) => {
     res.resume()
     done(null)
@@ -273,8 +273,8 @@ const MODES = ['baseline', 'control', 'tethered']
 const KINDS = ['tcp', 'http']
 
 async function main() {
-  const sets = opt('sets', 6)
-  const rounds = opt('rounds', 5)
+  const sets = opt('sets', 12)
+  const rounds = opt('rounds', 3)
   const totals = { tcp: opt('tcp', 2000), http: opt('http', 1000) }
   // A fresh process needs ~5,000 connections before its connection path is fully optimized
   // (until then a round costs up to 3x the CPU, tethered's wrappers included).
@@ -386,7 +386,10 @@ async function main() {
       ratioRow('control / baseline', 'control'),
     ],
   )
-  console.log('ratio rows: ratio of the medians (min-max of the per-round ratios); CPU columns: ratio of the median CPU per operation')
+  console.log(
+    'ratio rows: ratio of the medians (min-max of the per-round ratios). Client CPU: the client process\'s CPU time (all threads) ' +
+      'per operation; its ratio row compares the medians.',
+  )
   console.log(`\nload average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (this benchmark keeps about 2 CPUs busy)`)
   let missed = false
   for (const kind of KINDS) {
