@@ -290,12 +290,12 @@ netTest('the native cache cannot be written without the capability (forged, null
   t.like(secondInstance, { claimed: false }, JSON.stringify(secondInstance))
   for (const [name, r] of Object.entries(forged as Record<string, Record<string, Outcome>>)) {
     t.like(r.record, { threw: true }, `${name} record`)
-    t.like(r.clear, { threw: true }, `${name} clear`)
+    t.like(r.recorder, { threw: true }, `${name} recorder`)
   }
   t.is(afterPoison, 'blocked')
 })
 
-netTest('replacing the raw module\'s recordResolution to steal the capability has no effect', async (t) => {
+netTest('replacing the raw module\'s recorder to steal the capability has no effect', async (t) => {
   const run = await runAttack('cache', 'rawMethodSteal')
   assertContained(t, run)
   const d = run.report?.details

@@ -129,7 +129,7 @@ function denyAddons(): void {
 function isTetheredBinding(exports: unknown): exports is Record<string, unknown> {
   if (exports === null || typeof exports !== 'object') return false
   const e = exports as Record<string, unknown>
-  return typeof e.claim === 'function' && typeof e.checkEgress === 'function' && typeof e.nativeVersion === 'function'
+  return typeof e.claim === 'function' && typeof e.chainChecker === 'function' && typeof e.nativeVersion === 'function'
 }
 
 /**

@@ -8,12 +8,10 @@ import { join } from 'node:path'
 
 /** Shape of the Node-API module built from crates/tethered-node. */
 export interface CompiledPolicy {
-  allows(host: string, port: number, resolvedFrom?: string | null): number
   readonly ruleCount: number
 }
 export interface ScopeChain {
   push(policy: CompiledPolicy): ScopeChain
-  readonly depth: number
 }
 export interface RuleProblem {
   index: number
@@ -48,36 +46,15 @@ export type PolicyCheck = (host: string, port: number, resolvedFrom?: string | n
 /** A scope chain's fast enforcement check (see checkEgress for the verdicts). */
 export type ChainCheck = (host: string, port: number, firstScope: number) => number
 
-/** The raw Node-API module. */
-interface RawBinding {
-  policyChecker(policy: CompiledPolicy): PolicyCheck
-  chainChecker(chain: ScopeChain | null): ChainCheck
+/** The functions of the Node-API module that tethered uses as they are. */
+interface SharedFunctions {
   nativeVersion(): string
-  claim(): Capability | null
   compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
-  normalizeHost(host: string): string
-  isIp(host: string): boolean
-  setGlobalPolicy(token: unknown, policy: CompiledPolicy | null, settings: GlobalSettings, newToken: object | null): void
-  unlocks(token: unknown): boolean
-  globalFlags(): GlobalFlags
-  globalSettings(): GlobalSettings | null
-  reportTamper(): boolean
-  recordResolution(capability: Capability, hostname: string, addresses: string[]): void
-  recorder(capability: Capability): (hostname: string, addresses: string[]) => void
-  resolvedFrom(ip: string): string | null
-  clearResolutions(capability: Capability): void
+  /** The fast `allows` of a compiled policy. */
+  policyChecker(policy: CompiledPolicy): PolicyCheck
   scopeChain(policy: CompiledPolicy): ScopeChain
-  scopeOverlap(rules: string[]): number[]
-  checkEgress(host: string, port: number, scopes: ScopeChain | null | undefined, firstScope: number): number
-}
-
-/** What the rest of tethered uses: the raw module with the capability applied. */
-export interface NativeBinding {
-  policyChecker(policy: CompiledPolicy): PolicyCheck
+  /** The fast enforcement check of a scope chain (null: no scopes). */
   chainChecker(chain: ScopeChain | null): ChainCheck
-  nativeVersion(): string
-  compilePolicy(rules: string[], allowLocalhost: boolean): CompiledPolicy | RuleProblem
-  normalizeHost(host: string): string
   isIp(host: string): boolean
   setGlobalPolicy(token: unknown, policy: CompiledPolicy | null, settings: GlobalSettings, newToken: object | null): void
   unlocks(token: unknown): boolean
@@ -85,14 +62,21 @@ export interface NativeBinding {
   /** The active global policy's settings from native memory (what children inherit). */
   globalSettings(): GlobalSettings | null
   reportTamper(): boolean
-  /** True when this copy of tethered holds the isolate's capability. */
-  readonly capable: boolean
-  recordResolution(hostname: string, addresses: string[]): void
   resolvedFrom(ip: string): string | null
-  clearResolutions(): void
-  scopeChain(policy: CompiledPolicy): ScopeChain
   /** Per raw scope rule: 0 reachable under the global policy, 1 partly, 2 never. */
   scopeOverlap(rules: string[]): number[]
+}
+
+/** The raw Node-API module. */
+interface RawBinding extends SharedFunctions {
+  claim(): Capability | null
+  recorder(capability: Capability): (hostname: string, addresses: string[]) => void
+}
+
+/** What the rest of tethered uses: the shared functions, with the capability applied. */
+export interface NativeBinding extends SharedFunctions {
+  /** Records allowed lookup answers; a no-op in a copy of tethered without the capability. */
+  recordResolution(hostname: string, addresses: string[]): void
   /**
    * 0 allowed, -1 blocked by the global policy, -2 reported (log-only), n >= 1 blocked by scope
    * n-1. Runs `check`, the fast checker of the current scope chain (a seam tests can replace).
@@ -178,30 +162,26 @@ const capability = raw.claim()
 const record = capability !== null ? raw.recorder(capability) : null
 
 /**
- * The binding as tethered uses it. A plain object (not the module itself) so that locked mode
- * can freeze it; the capability stays in this module's closure.
+ * The binding as tethered uses it: a plain object (not the module itself) so that locked mode
+ * can freeze it, holding the functions taken when tethered loaded (replacing one on the module
+ * later changes nothing); the capability stays in this module's closure.
  */
 export const native: NativeBinding = {
-  nativeVersion: () => raw.nativeVersion(),
-  compilePolicy: (rules, allowLocalhost) => raw.compilePolicy(rules, allowLocalhost),
-  normalizeHost: (host) => raw.normalizeHost(host),
-  isIp: (host) => raw.isIp(host),
-  setGlobalPolicy: (token, policy, settings, newToken) => raw.setGlobalPolicy(token, policy, settings, newToken),
-  unlocks: (token) => raw.unlocks(token),
-  globalFlags: () => raw.globalFlags(),
-  globalSettings: () => raw.globalSettings(),
-  reportTamper: () => raw.reportTamper(),
-  capable: capability !== null,
+  nativeVersion: raw.nativeVersion,
+  compilePolicy: raw.compilePolicy,
+  policyChecker: raw.policyChecker,
+  scopeChain: raw.scopeChain,
+  chainChecker: raw.chainChecker,
+  isIp: raw.isIp,
+  setGlobalPolicy: raw.setGlobalPolicy,
+  unlocks: raw.unlocks,
+  globalFlags: raw.globalFlags,
+  globalSettings: raw.globalSettings,
+  reportTamper: raw.reportTamper,
+  resolvedFrom: raw.resolvedFrom,
+  scopeOverlap: raw.scopeOverlap,
   recordResolution: (hostname, addresses) => {
     if (record !== null) record(hostname, addresses)
   },
-  resolvedFrom: (ip) => raw.resolvedFrom(ip),
-  clearResolutions: () => {
-    if (capability !== null) raw.clearResolutions(capability)
-  },
-  scopeChain: (policy) => raw.scopeChain(policy),
-  scopeOverlap: (rules) => raw.scopeOverlap(rules),
-  policyChecker: (policy) => raw.policyChecker(policy),
-  chainChecker: (chain) => raw.chainChecker(chain),
   checkEgress: (host, port, check, firstScope) => check(host, port, firstScope),
 }

@@ -5,11 +5,26 @@
 export const ReflectApply = Reflect.apply
 export const ArrayIsArray = Array.isArray
 export const ObjectDefineProperty = Object.defineProperty
-export const ObjectGetOwnPropertySymbols = Object.getOwnPropertySymbols
+const ObjectGetOwnPropertySymbols = Object.getOwnPropertySymbols
 export const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor
 export const ObjectFreeze = Object.freeze
 export const nextTick: typeof process.nextTick = process.nextTick.bind(process)
-export const SymbolDescription = (s: symbol): string | undefined => s.description
+const symbolDescription = Object.getOwnPropertyDescriptor(Symbol.prototype, 'description')?.get
+
+/**
+ * The own symbol of `target` with this description: how the shims reach Node's private
+ * symbols (`owner_symbol` on a handle, `state symbol` on a dgram socket, undici's `handler`).
+ * Null when there is none.
+ */
+export function findSymbol(target: object, description: string): symbol | null {
+  const symbols = ObjectGetOwnPropertySymbols(target)
+  for (let i = 0; i < symbols.length; i++) {
+    const symbol = symbols[i]!
+    if (symbolDescription && ReflectApply(symbolDescription, symbol, []) === description) return symbol
+  }
+  return null
+}
+
 const stringIndexOf = String.prototype.indexOf
 export const StringIndexOf: (s: string, search: string) => number = (s, search) => ReflectApply(stringIndexOf, s, [search])
 
@@ -17,13 +32,6 @@ const arrayPush = Array.prototype.push
 /** `array.push(value)` immune to a replaced Array.prototype.push. */
 export function ArrayPush<T>(array: T[], value: T): void {
   ReflectApply(arrayPush, array, [value])
-}
-
-/** Gives a wrapper the name and arity of the function it wraps (APM tools look at them). */
-export function nameLike<F extends (...args: never[]) => unknown>(wrapper: F, original: (...args: never[]) => unknown): F {
-  ObjectDefineProperty(wrapper, 'name', { value: original.name, configurable: true })
-  ObjectDefineProperty(wrapper, 'length', { value: original.length, configurable: true })
-  return wrapper
 }
 
 export const PromiseCtor = Promise

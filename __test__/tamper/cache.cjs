@@ -26,7 +26,7 @@ try {
   const raw = require(workerData.native)
   const capability = raw.claim()
   out.claimed = capability !== null && capability !== undefined
-  if (out.claimed) raw.recordResolution(capability, ${JSON.stringify(POISON[0])}, ${JSON.stringify(POISON[1])})
+  if (out.claimed) raw.recorder(capability)(${JSON.stringify(POISON[0])}, ${JSON.stringify(POISON[1])})
 } catch (err) { out.error = String(err && err.message) }
 ${extra}
 parentPort.postMessage(out)
@@ -62,8 +62,9 @@ module.exports = {
       }
       for (const [name, capability] of Object.entries(forged)) {
         results[name] = {
-          record: ctx.attempt(() => raw.recordResolution(capability, POISON[0], POISON[1])),
-          clear: ctx.attempt(() => raw.clearResolutions(capability)),
+          // Minting a recording function needs the capability, so both attempts must throw.
+          record: ctx.attempt(() => raw.recorder(capability)(POISON[0], POISON[1])),
+          recorder: ctx.attempt(() => raw.recorder(capability)),
         }
       }
       // A second instance of the module (require cache cleared) is a new exports object of the
@@ -72,7 +73,7 @@ module.exports = {
       const again = require(ctx.NATIVE)
       const second = again.claim()
       results.secondInstance = { fresh: again !== raw, claimed: second !== null && second !== undefined }
-      if (results.secondInstance.claimed) results.secondInstance.record = ctx.attempt(() => again.recordResolution(second, POISON[0], POISON[1]))
+      if (results.secondInstance.claimed) results.secondInstance.record = ctx.attempt(() => again.recorder(second)(POISON[0], POISON[1]))
       results.afterPoison = await afterPoison(ctx)
       return results
     },
@@ -156,22 +157,22 @@ module.exports = {
     },
   },
 
-  // The raw module's functions are looked up on its exports object when tethered calls them:
-  // replacing recordResolution would receive the capability as its first argument.
+  // If tethered looked the raw module's functions up when calling them, replacing recorder
+  // would receive the capability as its argument (it takes them once, when it loads).
   rawMethodSteal: {
     async run(ctx) {
       ctx.lock(ctx.t)
       const raw = require(ctx.NATIVE)
-      const real = raw.recordResolution
+      const real = raw.recorder
       let stolen = null
       const replaced = ctx.attempt(() => {
-        raw.recordResolution = function (capability, ...rest) {
+        raw.recorder = function (capability) {
           stolen = capability
-          return Reflect.apply(real, this, [capability, ...rest])
+          return Reflect.apply(real, this, [capability])
         }
       })
       await ctx.settleOnce((finish) => ctx.dns.lookup(POISON[0], () => finish()))
-      const record = stolen ? ctx.attempt(() => real(stolen, POISON[0], POISON[1])) : null
+      const record = stolen ? ctx.attempt(() => real(stolen)(POISON[0], POISON[1])) : null
       return { replaced, stolen: stolen !== null, record, afterPoison: await afterPoison(ctx) }
     },
   },

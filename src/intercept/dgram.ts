@@ -3,7 +3,7 @@
 // ours), and the UDP binding's send/send6/connect/connect6 as the ground truth.
 import dgram from 'node:dgram'
 import { check } from '../decide'
-import { ObjectGetOwnPropertySymbols, ReflectApply, SymbolDescription, nextTick } from '../primordials'
+import { ReflectApply, findSymbol, nextTick } from '../primordials'
 import { binding, patchMethod, uvEacces } from './bindings'
 
 type Cb = ((err: Error | null, bytes?: number) => void) | undefined
@@ -31,11 +31,7 @@ let stateSymbol: symbol | null | undefined
  */
 function isConnected(socket: UdpSocket): boolean {
   if (stateSymbol === undefined) {
-    stateSymbol = null
-    const symbols = ObjectGetOwnPropertySymbols(socket)
-    for (let i = 0; i < symbols.length; i++) {
-      if (SymbolDescription(symbols[i]!) === 'state symbol') stateSymbol = symbols[i]!
-    }
+    stateSymbol = findSymbol(socket, 'state symbol')
   }
   if (stateSymbol === null) return false
   const state = (socket as unknown as Record<symbol, { connectState?: unknown } | undefined>)[stateSymbol]

@@ -23,7 +23,3 @@ export function installShims(): void {
   installSubprocess()
   syncBuiltinESMExports()
 }
-
-export function shimsInstalled(): boolean {
-  return installed
-}

@@ -1,11 +1,10 @@
 // TCP: net.Socket.prototype.connect (the hostname, before any DNS query) and the TCP binding's
 // connect/connect6 (the address actually dialled: ground truth, also for handles made without
 // net). tls, http, https, http2, fetch/undici and client libraries all land here.
-import dns from 'node:dns'
 import net from 'node:net'
 import { check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
-import { ArrayIsArray, ArrayPush, ObjectGetOwnPropertySymbols, ReflectApply, SymbolDescription, nextTick } from '../primordials'
+import { ArrayIsArray, ArrayPush, ReflectApply, findSymbol, nextTick } from '../primordials'
 import { binding, patchMethod, uvEacces } from './bindings'
 
 type Callback = (err: Error | null, address?: unknown, family?: number) => void
@@ -98,13 +97,22 @@ function patchSocketConnect(): void {
         return ReflectApply(original, this, args)
       }
       const port = portNumber(options.port)
-      // A caller's own lookup decides where the socket really goes (Node 26's undici dials an
-      // env proxy with the target's name and a lookup returning the proxy's address), so only
-      // the addresses it returns are judged; a lookup through Node's resolvers is checked there.
-      const blocked = typeof custom === 'function' ? null : check('tcp', host, port, false)
-      const lookup = blocked ? failingLookup(blocked) : filteringLookup(custom ?? (dns.lookup as unknown as LookupFn), port)
-      const rewritten = normalizeArgs([{ ...options, lookup }, normalized[1]])
-      return ReflectApply(original, this, [rewritten])
+      if (typeof custom === 'function') {
+        // A caller's own lookup decides where the socket really goes (Node 26's undici dials an
+        // env proxy with the target's name and a lookup returning the proxy's address), and it
+        // is not a resolver: only the addresses it returns are judged, before net dials them.
+        const rewritten = normalizeArgs([{ ...options, lookup: filteringLookup(custom, port) }, normalized[1]])
+        return ReflectApply(original, this, [rewritten])
+      }
+      const blocked = check('tcp', host, port, false)
+      if (blocked) {
+        const rewritten = normalizeArgs([{ ...options, lookup: failingLookup(blocked) }, normalized[1]])
+        return ReflectApply(original, this, [rewritten])
+      }
+      // Allowed by name: Node's own lookup goes through the DNS shim, which records its answers
+      // under this name, and the TCP binding judges the address it dials by that record. No
+      // wrapper and no copy of the options here: this is the path of every allowed connect.
+      return ReflectApply(original, this, args)
     },
   )
 }
@@ -122,11 +130,9 @@ let ownerSymbol: symbol | undefined
 /** The net.Socket that owns a TCP handle (Node keeps it under a private symbol). */
 function ownerOf(handle: object): Destroyable | null {
   if (ownerSymbol === undefined) {
-    const symbols = ObjectGetOwnPropertySymbols(handle)
-    for (let i = 0; i < symbols.length; i++) {
-      if (SymbolDescription(symbols[i]!) === 'owner_symbol') ownerSymbol = symbols[i]
-    }
-    if (ownerSymbol === undefined) return null
+    const found = findSymbol(handle, 'owner_symbol')
+    if (found === null) return null
+    ownerSymbol = found
   }
   const owner = (handle as Record<symbol, unknown>)[ownerSymbol] as Destroyable | undefined
   return owner && typeof owner.destroy === 'function' ? owner : null

@@ -44,7 +44,7 @@ import http from 'node:http'
 import { check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { log } from '../logger'
-import { ObjectGetOwnPropertyDescriptor, ObjectGetOwnPropertySymbols, ReflectApply, SymbolDescription, nextTick } from '../primordials'
+import { ObjectGetOwnPropertyDescriptor, ReflectApply, StringIndexOf, findSymbol, nextTick } from '../primordials'
 import { currentFrame, type ScopeFrame } from '../scope-context'
 import { type GlobalOptions, state } from '../state'
 import { registerIntegrityCheck, registerPatch } from '../protect'
@@ -55,14 +55,12 @@ import { patchMethod } from './bindings'
 const NumberCtor = Number
 const NumberIsInteger = Number.isInteger
 const stringSlice = String.prototype.slice
-const stringIndexOf = String.prototype.indexOf
 const stringLastIndexOf = String.prototype.lastIndexOf
 const stringToLowerCase = String.prototype.toLowerCase
 const stringCharCodeAt = String.prototype.charCodeAt
 const objectIsPrototypeOf = Object.prototype.isPrototypeOf
 const StringSlice = (s: string, start: number, end?: number): string =>
   ReflectApply(stringSlice, s, end === undefined ? [start] : [start, end]) as string
-const StringIndexOf = (s: string, search: string): number => ReflectApply(stringIndexOf, s, [search]) as number
 const StringLastIndexOf = (s: string, search: string): number => ReflectApply(stringLastIndexOf, s, [search]) as number
 const StringToLowerCase = (s: string): string => ReflectApply(stringToLowerCase, s, []) as string
 const StringCharCodeAt = (s: string, i: number): number => ReflectApply(stringCharCodeAt, s, [i]) as number
@@ -389,11 +387,7 @@ function requestClass(request: object): RequestClass | null {
   if (proto === null) return null
   let found = ReflectApply(weakMapGet, requestClasses, [proto]) as RequestClass | undefined
   if (found === undefined) {
-    let handlerSymbol: symbol | null = null
-    const symbols = ObjectGetOwnPropertySymbols(request)
-    for (let i = 0; i < symbols.length && handlerSymbol === null; i++) {
-      if (SymbolDescription(symbols[i]!) === 'handler') handlerSymbol = symbols[i]!
-    }
+    const handlerSymbol = findSymbol(request, 'handler')
     const fail = (ownFunction(proto, 'onResponseError') ?? ownFunction(proto, 'onError')) as RequestClass['fail']
     found = { fail, handlerSymbol }
     ReflectApply(weakMapSet, requestClasses, [proto, found])

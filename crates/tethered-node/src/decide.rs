@@ -32,11 +32,6 @@ impl ScopeChain {
             })
         })
     }
-
-    #[napi(getter)]
-    pub fn depth(&self) -> u32 {
-        self.policies.len() as u32
-    }
 }
 
 /// A chain holding only `policy`.
@@ -57,24 +52,7 @@ pub const BLOCKED_BY_GLOBAL: i32 = -1;
 pub const REPORTED_BY_GLOBAL: i32 = -2;
 // A verdict n >= 1 means "blocked by scope n - 1" (the outermost scope is 0).
 
-/// Decides one egress event. `port` -1 is a lookup of `host` (a name, or an IP for a reverse
-/// lookup); otherwise `host` is the destination of a connect or send, and when it is an IP the
-/// cache supplies the hostname it was resolved from (allowed if the name or the IP matches).
-///
-/// `first_scope` -1 checks the global policy and then every scope; k >= 0 skips the global
-/// policy and starts at scope k (used to continue after a log-only block). A log-only global
-/// block returns `REPORTED_BY_GLOBAL`.
-#[napi]
-pub fn check_egress(
-    host: String,
-    port: i32,
-    scopes: Option<&ScopeChain>,
-    first_scope: i32,
-) -> Result<i32> {
-    crate::panic::guard(|| decide(&host, port, scopes.map(|c| &*c.policies), first_scope))
-}
-
-/// The decision behind `checkEgress` and the fast chain checkers (see `raw.rs`).
+/// The enforcement decision behind the fast chain checkers (see `raw.rs`).
 pub(crate) fn decide(
     host: &str,
     port: i32,

@@ -60,24 +60,6 @@ pub fn compile_policy(
 
 #[napi]
 impl CompiledPolicy {
-    /// The dry-run decision: `port` -1 for a lookup, `resolved_from` the name `host` (an IP)
-    /// was resolved from. Returns 1 (allowed), 0 (blocked) or -1 when `resolved_from` is given
-    /// for a host that is not an IP address. One call, nothing allocated for ordinary hosts.
-    #[napi]
-    pub fn allows(&self, host: String, port: i32, resolved_from: Option<String>) -> Result<i32> {
-        crate::panic::guard(|| {
-            Ok({
-                let port = port_arg(port);
-                let allowed = match resolved_from {
-                    Some(_) if tethered_core::parse_ip(&host).is_none() => return Ok(-1),
-                    Some(from) => self.inner.allows_resolved(&host, port, &from),
-                    None => self.inner.allows(&host, port),
-                };
-                i32::from(allowed)
-            })
-        })
-    }
-
     #[napi(getter)]
     pub fn rule_count(&self) -> u32 {
         self.inner.rule_count() as u32
@@ -88,12 +70,6 @@ impl CompiledPolicy {
 #[napi]
 pub fn native_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
-}
-
-/// Upstream's host normalization, exposed for tests and for the self-hostname exemption.
-#[napi]
-pub fn normalize_host(host: String) -> Result<String> {
-    crate::panic::guard(|| Ok(tethered_core::normalize_host(&host).into_owned()))
 }
 
 /// True when `host` is an IP address literal for Python's `ipaddress` (zone ids accepted).

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use tethered_core::{IpHostCache, Policy};
 
-use crate::lock::{Capability, LOCKED, TAMPERED, locked_error, relock, token_matches};
+use crate::lock::{LOCKED, TAMPERED, locked_error, relock, token_matches};
 use napi::Result;
 
 use crate::policy::{CompiledPolicy, poisoned};
@@ -137,37 +137,11 @@ pub fn global_flags() -> Result<GlobalFlags> {
     })
 }
 
-/// Records that `hostname` resolved to `addresses`, so connects to them are judged by the name.
-#[napi]
-pub fn record_resolution(
-    _capability: &Capability,
-    hostname: String,
-    addresses: Vec<String>,
-) -> Result<()> {
-    crate::panic::guard(|| {
-        let host = tethered_core::normalize_host(&hostname);
-        let mut cache = CACHE.lock().map_err(|_| poisoned())?;
-        for ip in &addresses {
-            cache.insert(ip, &host);
-        }
-        Ok(())
-    })
-}
-
 /// The hostname an IP was resolved from, if the cache knows it.
 #[napi]
 pub fn resolved_from(ip: String) -> Result<Option<String>> {
     crate::panic::guard(|| {
         let mut cache = CACHE.lock().map_err(|_| poisoned())?;
         Ok(cache.lookup(&ip).map(str::to_string))
-    })
-}
-
-/// Empties the IP -> hostname cache.
-#[napi]
-pub fn clear_resolutions(_capability: &Capability) -> Result<()> {
-    crate::panic::guard(|| {
-        CACHE.lock().map_err(|_| poisoned())?.clear();
-        Ok(())
     })
 }
