@@ -320,6 +320,15 @@ netTest('workers made with the Worker class (any execArgv/env) hold their own ca
   t.is(d?.afterPoison, 'blocked')
 })
 
+netTest('async_hooks cannot reach the recording of a lookup (init/before hooks, executionAsyncResource, the async_wrap binding)', async (t) => {
+  const run = await runAttack('cache', 'asyncHooks')
+  assertContained(t, run)
+  const d = run.report?.details
+  t.true((d?.requestsSeen as number) >= 2, dump(run))
+  t.like(d?.asyncWrapBinding, { threw: true }, dump(run))
+  t.is(d?.afterPoison, 'blocked', dump(run))
+})
+
 for (const [attack, what] of [
   ['oncompleteGetaddrinfo', "the oncomplete tethered installs on a getaddrinfo request, called with a forged answer"],
   ['oncompleteQuery', "the oncomplete tethered installs on a c-ares queryA request, called with a forged answer"],

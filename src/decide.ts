@@ -66,6 +66,17 @@ function isEcho(kind: EgressKind, host: string, resolvedFrom: string | null, por
   return (m.host === host || m.host === resolvedFrom) && m.port === port
 }
 
+let outright = false
+
+/**
+ * Whether the last check() allowed outright — nothing blocked, nothing reported — while nothing
+ * subscribes to `tethered:allowed`. Only then may a shim skip the identical check that Node is
+ * about to trigger below it (see intercept/handoff.ts): a subscriber sees every decision.
+ */
+export function allowedUnobserved(): boolean {
+  return outright
+}
+
 /**
  * Checks `host` (a name or an IP) and `port` (-1 for a lookup) against the global policy and
  * the scopes of the current async context.
@@ -74,6 +85,7 @@ function isEcho(kind: EgressKind, host: string, resolvedFrom: string | null, por
  * later check on the same path (the socket's connect) reports it; real blocks always are.
  */
 export function check(kind: EgressKind, host: string, port: number, reportLogOnly = true): EgressBlocked | null {
+  outright = false
   reportLogOnly ||= recording
   if (!verifyIntegrity()) {
     return new EgressBlocked(host, port < 0 ? null : port, { kind })
@@ -94,6 +106,7 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
     if (verdict === 0) {
       if (first >= 0 && kind === 'request') rememberRequest(host, port, frame, true)
       if (allowedChannel.hasSubscribers) publishAllowed(kind, host, port, resolvedFromCache(host, port))
+      else outright = first < 0
       return null
     }
     const portOrNull = port < 0 ? null : port

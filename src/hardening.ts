@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module'
 import { sep } from 'node:path'
 import { binding } from './intercept/bindings'
+import { standInFor } from './intercept/dns'
 import { lockIfLocked, registerPatch } from './protect'
 import { ObjectFreeze, ReflectApply } from './primordials'
 
@@ -73,9 +74,53 @@ function guardProcessBinding(): void {
     // checked, or `{ toString: () => 'inspector' }` / `new String('inspector')` would get through.
     const id = `${name as string}`
     if (id === 'inspector') throw refusal("process.binding('inspector')")
+    // Its pushAsyncContext enters any async context, and setupHooks sees every resource.
+    if (id === 'async_wrap') throw refusal("process.binding('async_wrap')")
     return ReflectApply(original, this, [id])
   }
   protectedPatch(process, 'binding', guarded)
+}
+
+type HookCallback = (...args: unknown[]) => unknown
+
+/**
+ * tethered's private DNS requests (intercept/dns.ts) stay out of JS reach while locked: where
+ * Node hands request objects to JS — async_hooks `init` hooks, `executionAsyncResource()`,
+ * `process._getActiveRequests()` — code sees, in their place, the caller's request they stand
+ * for, which is what it would see without tethered.
+ */
+function hidePrivateRequests(): void {
+  const asyncHooks = requireBuiltin('node:async_hooks') as Record<string, unknown>
+  const createHook = asyncHooks.createHook as (callbacks: unknown) => unknown
+  protectedPatch(asyncHooks, 'createHook', function createHookHidingRequests(this: unknown, callbacks: unknown) {
+    const given = (callbacks ?? {}) as Record<string, unknown>
+    const init = given.init
+    if (typeof init !== 'function') return ReflectApply(createHook, this, [callbacks])
+    // Node reads the five callbacks once, here; the wrapped init replaces the given one.
+    const copy = {
+      init(this: unknown, asyncId: unknown, type: unknown, triggerAsyncId: unknown, resource: unknown) {
+        return ReflectApply(init as HookCallback, this, [asyncId, type, triggerAsyncId, standInFor(resource) ?? resource])
+      },
+      before: given.before,
+      after: given.after,
+      destroy: given.destroy,
+      promiseResolve: given.promiseResolve,
+    }
+    return ReflectApply(createHook, this, [copy])
+  })
+  const executionAsyncResource = asyncHooks.executionAsyncResource as () => unknown
+  protectedPatch(asyncHooks, 'executionAsyncResource', function executionAsyncResourceHidingRequests(this: unknown) {
+    const resource = ReflectApply(executionAsyncResource, this, [])
+    return standInFor(resource) ?? resource
+  })
+  const getActiveRequests = (process as unknown as Record<string, unknown>)._getActiveRequests
+  if (typeof getActiveRequests === 'function') {
+    protectedPatch(process, '_getActiveRequests', function _getActiveRequests(this: unknown) {
+      const requests = ReflectApply(getActiveRequests as () => unknown, this, []) as unknown[]
+      for (let i = 0; i < requests.length; i++) requests[i] = standInFor(requests[i]) ?? requests[i]
+      return requests
+    })
+  }
 }
 
 /** A SIGUSR1 listener stops Node from opening the debugger; keep it from being removed. */
@@ -173,6 +218,7 @@ export function harden(options: { denyNativeAddons: boolean }): void {
   disableModule('node:inspector', 'node:inspector')
   disableModule('node:ffi', 'node:ffi')
   guardProcessBinding()
+  hidePrivateRequests()
   guardSigusr1()
   freezeInternals()
 }

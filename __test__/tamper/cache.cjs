@@ -133,6 +133,64 @@ module.exports = {
     },
   },
 
+  // Node hands request objects to JS, tethered's private ones included: an async_hooks `init`
+  // hook and process._getActiveRequests() collect them; a `before` hook (which runs in the
+  // request's own async context, just before Node completes it) calls their oncomplete with a
+  // forged answer, and so does the lookup's callback on executionAsyncResource() (the request
+  // being completed). The async_wrap binding would let code enter any async context.
+  asyncHooks: {
+    async run(ctx) {
+      ctx.lock(ctx.t)
+      const asyncHooks = require('node:async_hooks')
+      const seen = []
+      const forged = new Set()
+      const forge = () => {
+        for (const resource of seen) {
+          if (forged.has(resource)) continue
+          forged.add(resource)
+          try {
+            resource.oncomplete(0, POISON[1], [])
+          } catch {
+            // not callable: nothing to forge with
+          }
+        }
+      }
+      const active = () => {
+        for (const request of process._getActiveRequests()) if (!seen.includes(request)) seen.push(request)
+      }
+      const hook = asyncHooks.createHook({
+        init(_id, type, _trigger, resource) {
+          if (type === 'GETADDRINFOREQWRAP' || type === 'QUERYWRAP') seen.push(resource)
+        },
+        before: forge,
+      })
+      hook.enable()
+      await ctx.settleOnce((finish) => {
+        ctx.dns.lookup(POISON[0], () => {
+          const current = asyncHooks.executionAsyncResource()
+          if (current && typeof current.oncomplete === 'function' && !forged.has(current)) {
+            forged.add(current) // once: Node's own request calls this callback again
+            current.oncomplete(0, POISON[1])
+          }
+          finish()
+        })
+        active() // the requests in flight
+      })
+      await ctx.settleOnce((finish) => {
+        new ctx.dns.Resolver().resolve4(POISON[0], () => finish())
+        active()
+      })
+      forged.clear()
+      forge()
+      hook.disable()
+      return {
+        requestsSeen: seen.length,
+        asyncWrapBinding: ctx.attempt(() => process.binding('async_wrap')),
+        afterPoison: await afterPoison(ctx),
+      }
+    },
+  },
+
   // `await` of a lookup's promise goes through Promise.prototype.then once the promise's
   // constructor is not %Promise%: the awaited answer can be swapped before it is recorded.
   promiseThen: {

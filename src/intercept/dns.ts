@@ -7,12 +7,14 @@
 //
 // Without the bindings (`node --permission`), the c-ares queries are still reached through the
 // prototype of a Resolver's handle, and dns.lookup / dns.lookupService are wrapped at the JS level.
+import { executionAsyncId } from 'node:async_hooks'
 import dns from 'node:dns'
 import { check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { native } from '../native'
-import { ArrayIsArray, ArrayPush, ObjectDefineProperty, PromiseCtor, PromiseReject, PromiseThen, ReflectApply, nextTick } from '../primordials'
+import { ArrayIsArray, ArrayPush, ObjectFreeze, PromiseCtor, PromiseReject, PromiseThen, ReflectApply, nextTick } from '../primordials'
 import { binding, patchMethod } from './bindings'
+import { callWithDecidedLookup, takeDecidedLookup } from './handoff'
 
 interface ReqWrap {
   oncomplete?: (...args: unknown[]) => unknown
@@ -56,59 +58,93 @@ function recordAnswer(hostname: string, answer: unknown): void {
 }
 
 type ReqClass = new () => object
+type Forward = (...answer: unknown[]) => unknown
+type RecordingReqClass = new (req: ReqWrap, forward: Forward, hostname: string) => object
+
+// Captured at load: code loaded later must not be able to fake the context check below.
+const currentAsyncId = executionAsyncId
+
+/** Maps each of our private requests to the caller's request it stands for (see standInFor). */
+const standIns: Array<(resource: object) => object | null> = []
 
 /**
- * Calls the binding with a private request object whose completion records the answer, then
- * hands it to the caller's request. The caller's request never carries a recording function:
- * otherwise code could call it with a forged answer and poison the IP -> hostname cache.
+ * A private subclass of Node's request class `Req`: the binding completes it, it records the
+ * answer under the hostname asked for, then completes the caller's request. The caller's request
+ * never carries a recording function: otherwise code could call it with a forged answer and
+ * poison the IP -> hostname cache.
+ *
+ * The request object itself can still be seen by JS: async_hooks hands every resource to `init`
+ * hooks, and `executionAsyncResource()` returns it while its completion runs. So its completion
+ * records only once, and only when Node runs it: Node completes a request in the request's own
+ * async context, which JS cannot enter (locked mode also hides these objects from hooks and
+ * refuses `process.binding('async_wrap')`, see hardening.ts).
  */
+function recordingClass(Req: ReqClass | undefined): RecordingReqClass | null {
+  if (typeof Req !== 'function') return null
+  const getAsyncId = (Req.prototype as { getAsyncId?: unknown }).getAsyncId
+  if (typeof getAsyncId !== 'function') return null
+  class RecordingReq extends Req {
+    readonly #req: ReqWrap
+    readonly #forward: Forward
+    readonly #hostname: string
+    #completed = false
+    constructor(req: ReqWrap, forward: Forward, hostname: string) {
+      super()
+      this.#req = req
+      this.#forward = forward
+      this.#hostname = hostname
+    }
+    oncomplete(...answer: unknown[]): unknown {
+      // Node assigns the request its async id when the binding dispatches it.
+      if (this.#completed || currentAsyncId() !== ReflectApply(getAsyncId as () => number, this, [])) return undefined // not Node completing it
+      this.#completed = true
+      if (!answer[0]) recordAnswer(this.#hostname, answer[1])
+      return ReflectApply(this.#forward, this.#req, answer)
+    }
+    static standIn(resource: object): object | null {
+      return #req in resource ? (resource as RecordingReq).#req : null
+    }
+  }
+  ObjectFreeze(RecordingReq.prototype)
+  ArrayPush(standIns, RecordingReq.standIn)
+  return RecordingReq
+}
+
+/**
+ * For an async_hooks resource that is one of our private requests, the caller's request it
+ * stands for (what the hook would see without tethered); null for any other resource.
+ */
+export function standInFor(resource: unknown): object | null {
+  if (resource === null || typeof resource !== 'object') return null
+  for (let i = 0; i < standIns.length; i++) {
+    const found = standIns[i]!(resource)
+    if (found !== null) return found
+  }
+  return null
+}
+
+/** Calls the binding with a recording request in place of the caller's (see recordingClass). */
 function callRecording(
   original: (...args: unknown[]) => unknown,
   self: unknown,
   args: unknown[],
-  Req: ReqClass | undefined,
+  Recording: RecordingReqClass | null,
   hostname: string,
 ): unknown {
   const req = args[0] as ReqWrap
   const forward = req.oncomplete
-  if (typeof forward !== 'function' || typeof Req !== 'function') return ReflectApply(original, self, args)
-  const inner = new Req()
-  ObjectDefineProperty(inner, 'oncomplete', {
-    value: function oncomplete(...answer: unknown[]) {
-      if (!answer[0]) recordAnswer(hostname, answer[1])
-      return ReflectApply(forward, req, answer)
-    },
-  })
+  if (typeof forward !== 'function' || Recording === null) return ReflectApply(original, self, args)
   const copy: unknown[] = []
   for (let i = 0; i < args.length; i++) copy[i] = args[i]
-  copy[0] = inner
+  copy[0] = new Recording(req, forward, hostname)
   return ReflectApply(original, self, copy)
 }
 
 const RECORDED_QUERIES = new Set(['queryA', 'queryAaaa', 'queryAny'])
 
-// A JS-level wrapper that has just decided `host` calls through to Node with it set; the
-// binding call Node makes for it synchronously is the same lookup, so it is not checked (and,
-// in log-only mode, not reported) a second time. One use, and only for the very same string.
-let decidedHost: string | null = null
-
-function callDecided(original: (...args: unknown[]) => unknown, self: unknown, args: unknown[], host: string): unknown {
-  const previous = decidedHost
-  decidedHost = host
-  try {
-    return ReflectApply(original, self, args)
-  } finally {
-    decidedHost = previous
-  }
-}
-
-/** The check of a binding-level lookup of `host`, unless a JS-level wrapper just made it. */
+/** The check of a binding-level lookup of `host`, unless a shim above it just made it. */
 function checkLookup(host: string): EgressBlocked | null {
-  if (host === decidedHost) {
-    decidedHost = null
-    return null
-  }
-  return check('dns', host, -1)
+  return takeDecidedLookup(host) ? null : check('dns', host, -1)
 }
 
 /**
@@ -127,7 +163,7 @@ function channelPrototype(cares: Record<string, unknown> | null): object | null 
   }
 }
 
-function patchQueries(proto: object, QueryReq: ReqClass | undefined): void {
+function patchQueries(proto: object, QueryReq: RecordingReqClass | null): void {
   for (const name of Object.getOwnPropertyNames(proto)) {
     if (!name.startsWith('query') && name !== 'getHostByAddr') continue
     const record = RECORDED_QUERIES.has(name)
@@ -150,11 +186,12 @@ function patchQueries(proto: object, QueryReq: ReqClass | undefined): void {
 function patchCares(): boolean {
   const cares = binding('cares_wrap')
   const proto = channelPrototype(cares)
-  if (proto) patchQueries(proto, cares?.QueryReqWrap as ReqClass | undefined)
+  if (proto) patchQueries(proto, recordingClass(cares?.QueryReqWrap as ReqClass | undefined))
   if (!cares) {
     patchCallbackApi()
     return false
   }
+  const LookupReq = recordingClass(cares.GetAddrInfoReqWrap as ReqClass | undefined)
   patchMethod(cares, 'getaddrinfo', (original) =>
     function getaddrinfo(this: unknown, ...args: unknown[]) {
       const req = args[0] as ReqWrap
@@ -162,7 +199,7 @@ function patchCares(): boolean {
       if (typeof hostname === 'string') {
         const err = checkLookup(hostname)
         if (err) return failRequest(req, err)
-        return callRecording(original, this, args, cares.GetAddrInfoReqWrap as ReqClass | undefined, hostname)
+        return callRecording(original, this, args, LookupReq, hostname)
       }
       return ReflectApply(original, this, args)
     },
@@ -209,7 +246,7 @@ function patchCallbackApi(): void {
         if (!answer[0]) recordAnswer(hostname, ArrayIsArray(answer[1]) ? answer[1] : [answer[1]])
         return ReflectApply(callback as Callback, this, answer)
       }
-      return callDecided(original, this, copy, hostname)
+      return callWithDecidedLookup(original, this, copy, hostname)
     },
   )
   patchMethod(api, 'lookupService', (original) =>
@@ -222,7 +259,7 @@ function patchCallbackApi(): void {
           nextTick(callback as Callback, err)
           return {}
         }
-        return callDecided(original, this, args, address)
+        return callWithDecidedLookup(original, this, args, address)
       }
       return ReflectApply(original, this, args)
     },
@@ -243,7 +280,7 @@ function patchPromises(): void {
       if (typeof hostname === 'string' && hostname !== '' && !native.isIp(hostname)) {
         const err = check('dns', hostname, -1)
         if (err) return PromiseReject(err)
-        const pending = callDecided(original, this, args, hostname) as Promise<unknown>
+        const pending = callWithDecidedLookup(original, this, args, hostname) as Promise<unknown>
         // Captured Promise machinery: a replaced `then` or `constructor` cannot swap the answer
         // between Node's resolver and the cache.
         return new PromiseCtor((resolve, reject) => {
@@ -266,7 +303,7 @@ function patchPromises(): void {
         if (typeof address === 'string') {
           const err = check('dns', address, -1)
           if (err) throw err
-          return callDecided(original, this, args, address)
+          return callWithDecidedLookup(original, this, args, address)
         }
         return ReflectApply(original as AsyncFn, this, args)
       },

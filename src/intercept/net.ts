@@ -2,10 +2,11 @@
 // connect/connect6 (the address actually dialled: ground truth, also for handles made without
 // net). tls, http, https, http2, fetch/undici and client libraries all land here.
 import net from 'node:net'
-import { check } from '../decide'
+import { allowedUnobserved, check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { ArrayIsArray, ArrayPush, ReflectApply, findSymbol, nextTick } from '../primordials'
 import { binding, patchMethod, uvEacces } from './bindings'
+import { callWithDecidedLookup, takeDecidedConnect } from './handoff'
 
 type Callback = (err: Error | null, address?: unknown, family?: number) => void
 type LookupFn = (hostname: string, options: unknown, callback: Callback) => void
@@ -83,7 +84,8 @@ function patchSocketConnect(): void {
         // the package that made it); the binding layer delivers the error through the socket,
         // where http2 and friends expect it. Without that layer (node --permission) fail the
         // socket here before it dials.
-        const blocked = check('tcp', host, portNumber(options.port))
+        const port = portNumber(options.port)
+        const blocked = takeDecidedConnect(host, port) ? null : check('tcp', host, port)
         if (blocked && !tcpBindingPatched) {
           nextTick(destroyWith, this as Destroyable, blocked)
           return this
@@ -104,6 +106,8 @@ function patchSocketConnect(): void {
         const rewritten = normalizeArgs([{ ...options, lookup: filteringLookup(custom, port) }, normalized[1]])
         return ReflectApply(original, this, [rewritten])
       }
+      // The request that makes this connection may have just allowed this very host and port.
+      if (takeDecidedConnect(host, port)) return callWithDecidedLookup(original, this, args, host)
       const blocked = check('tcp', host, port, false)
       if (blocked) {
         const rewritten = normalizeArgs([{ ...options, lookup: failingLookup(blocked) }, normalized[1]])
@@ -112,6 +116,8 @@ function patchSocketConnect(): void {
       // Allowed by name: Node's own lookup goes through the DNS shim, which records its answers
       // under this name, and the TCP binding judges the address it dials by that record. No
       // wrapper and no copy of the options here: this is the path of every allowed connect.
+      // Node looks the name up synchronously, inside this call: that lookup is decided already.
+      if (allowedUnobserved()) return callWithDecidedLookup(original, this, args, host)
       return ReflectApply(original, this, args)
     },
   )
