@@ -82,6 +82,25 @@ netTest.serial('net: a raw IPv4 outside the rules fails with EgressBlocked', asy
   t.is(sink.connections, 0)
 })
 
+netTest.serial("net: a socket's handle cannot dial elsewhere on the verdict of the socket's allowed IP-literal connect", async (t) => {
+  // socket.connect() makes the handle at once and dials it on the next tick; code holding the
+  // socket can call the handle's connect first, with another address.
+  const echo = await server(t, countingTcpServer(OTHER_V4))
+  const sink = await server(t, countingTcpServer(BLOCKED_V4))
+  activateFor(t, { allow: [`${OTHER_V4}:${echo.port}`] })
+  const socket = net.connect({ host: OTHER_V4, port: echo.port })
+  const failed = new Promise<Error>((resolve) => socket.once('error', resolve))
+  const handle = (socket as unknown as { _handle: { connect(req: object, address: string, port: number): number } })._handle
+  const { TCPConnectWrap } = (process as unknown as { binding(name: string): { TCPConnectWrap: new () => { oncomplete?: () => void } } }).binding('tcp_wrap')
+  const req = new TCPConnectWrap()
+  req.oncomplete = () => {}
+  handle.connect(req, BLOCKED_V4, sink.port)
+  const err = await failed
+  t.is((err as { code?: string }).code, 'ERR_TETHERED_EGRESS_BLOCKED')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.is(sink.connections, 0)
+})
+
 netTest.serial('net: raw IPv6, allowed by rule connects, outside the rules fails with EgressBlocked', async (t) => {
   const echo = await server(t, countingTcpServer(ALLOWED_V6))
   const sink = await server(t, countingTcpServer(BLOCKED_V6))

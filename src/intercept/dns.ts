@@ -46,8 +46,16 @@ function addressesOf(answer: unknown): string[] {
   return out
 }
 
+/** An array of strings only: what getaddrinfo and the A/AAAA queries answer. */
+function isPlainAddressList(answer: unknown): answer is string[] {
+  if (!ArrayIsArray(answer)) return false
+  for (let i = 0; i < answer.length; i++) if (typeof answer[i] !== 'string') return false
+  return true
+}
+
 function recordAnswer(hostname: string, answer: unknown): void {
-  const addresses = addressesOf(answer)
+  // Recorded before Node sees the answer, so a plain list needs no copy.
+  const addresses = isPlainAddressList(answer) ? answer : addressesOf(answer)
   if (addresses.length > 0) {
     try {
       native.recordResolution(hostname, addresses)
@@ -94,12 +102,13 @@ function recordingClass(Req: ReqClass | undefined): RecordingReqClass | null {
       this.#forward = forward
       this.#hostname = hostname
     }
-    oncomplete(...answer: unknown[]): unknown {
+    oncomplete(err: unknown, answer: unknown): unknown {
       // Node assigns the request its async id when the binding dispatches it.
       if (this.#completed || currentAsyncId() !== ReflectApply(getAsyncId as () => number, this, [])) return undefined // not Node completing it
       this.#completed = true
-      if (!answer[0]) recordAnswer(this.#hostname, answer[1])
-      return ReflectApply(this.#forward, this.#req, answer)
+      if (!err) recordAnswer(this.#hostname, answer)
+      // Everything Node passed (queries add the TTLs) goes on to the caller's request.
+      return ReflectApply(this.#forward, this.#req, arguments)
     }
     static standIn(resource: object): object | null {
       return #req in resource ? (resource as RecordingReq).#req : null

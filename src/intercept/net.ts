@@ -5,6 +5,7 @@ import net from 'node:net'
 import { allowedUnobserved, check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { ArrayIsArray, ArrayPush, ReflectApply, findSymbol, nextTick } from '../primordials'
+import { createStamp } from '../stamp'
 import { binding, patchMethod, uvEacces } from './bindings'
 import { callWithDecidedLookup, takeDecidedConnect } from './handoff'
 
@@ -90,7 +91,7 @@ function patchSocketConnect(): void {
           nextTick(destroyWith, this as Destroyable, blocked)
           return this
         }
-        ReflectApply(WeakMapSet, decided, [this, blocked ?? ALLOWED])
+        decided.set(this as object, { host, port, verdict: blocked ?? ALLOWED })
         return ReflectApply(original, this, args)
       }
       const custom = options.lookup
@@ -124,12 +125,16 @@ function patchSocketConnect(): void {
 }
 
 // IP-literal connects decided at Socket#connect (allowed, or the error to deliver), so the
-// binding layer neither decides nor reports them a second time.
+// binding layer neither decides nor reports them a second time. The verdict holds only for
+// the very address and port decided: code holding the socket's handle could otherwise dial
+// somewhere else with it before Node does.
 const ALLOWED = Symbol('allowed')
-const decided = new WeakMap<object, EgressBlocked | typeof ALLOWED>()
-const WeakMapGet = WeakMap.prototype.get
-const WeakMapSet = WeakMap.prototype.set
-const WeakMapDelete = WeakMap.prototype.delete
+interface EarlyVerdict {
+  readonly host: string
+  readonly port: number
+  readonly verdict: EgressBlocked | typeof ALLOWED
+}
+const decided = createStamp<EarlyVerdict>()
 
 let ownerSymbol: symbol | undefined
 
@@ -160,8 +165,8 @@ function patchTcpBinding(): boolean {
         const port = args[2]
         if (typeof address === 'string' && typeof port === 'number') {
           const owner = ownerOf(this)
-          const earlier = owner ? (ReflectApply(WeakMapGet, decided, [owner]) as EgressBlocked | typeof ALLOWED | undefined) : undefined
-          if (earlier !== undefined) ReflectApply(WeakMapDelete, decided, [owner])
+          const early = owner ? decided.take(owner) : undefined
+          const earlier = early !== undefined && early.host === address && early.port === port ? early.verdict : undefined
           const blocked = earlier === ALLOWED ? null : (earlier ?? check('tcp', address, port))
           if (blocked) {
             // Failing through the owning socket delivers our error to net, tls, http, http2 and

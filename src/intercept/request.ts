@@ -41,14 +41,16 @@
 import { AsyncResource } from 'node:async_hooks'
 import dc from 'node:diagnostics_channel'
 import http from 'node:http'
-import { check } from '../decide'
+import { allowedUnobserved, check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { log } from '../logger'
 import { ObjectGetOwnPropertyDescriptor, ReflectApply, StringIndexOf, findSymbol, nextTick } from '../primordials'
 import { currentFrame, type ScopeFrame } from '../scope-context'
 import { type GlobalOptions, state } from '../state'
 import { registerIntegrityCheck, registerPatch } from '../protect'
+import { createStamp } from '../stamp'
 import { patchMethod } from './bindings'
+import { callWithDecidedConnect } from './handoff'
 
 // Captured when tethered loads, like the shared primordials: a built-in replaced later must
 // not change a decision.
@@ -66,8 +68,6 @@ const StringToLowerCase = (s: string): string => ReflectApply(stringToLowerCase,
 const StringCharCodeAt = (s: string, i: number): number => ReflectApply(stringCharCodeAt, s, [i]) as number
 const ObjectIsPrototypeOf = (proto: object, value: unknown): boolean => ReflectApply(objectIsPrototypeOf, proto, [value]) as boolean
 const ObjectGetPrototypeOf = Object.getPrototypeOf
-const weakSetAdd = WeakSet.prototype.add
-const weakSetHas = WeakSet.prototype.has
 const weakMapGet = WeakMap.prototype.get
 const weakMapSet = WeakMap.prototype.set
 const AsyncResourceProto = AsyncResource.prototype as object
@@ -219,8 +219,11 @@ function checkTarget(target: Target): EgressBlocked | null {
  * An unparsable request-line target is judged by the connection target alone.
  */
 function checkTargets(connection: Target, method: unknown, path: unknown): EgressBlocked | null {
-  const blocked = checkTarget(connection)
-  if (blocked) return blocked
+  return checkTarget(connection) ?? checkNamedTarget(connection, method, path)
+}
+
+/** The target the request line names, when it names one other than the connection's. */
+function checkNamedTarget(connection: Target, method: unknown, path: unknown): EgressBlocked | null {
   const named = pathTarget(method, path)
   if (!named || sameTarget(named, connection)) return null
   return checkTarget(named)
@@ -248,7 +251,7 @@ interface ClientRequestLike {
 }
 
 /** Requests the addRequest wrapper has seen (the `created` backstop skips them). */
-const checkedRequests = new WeakSet<object>()
+const checkedRequests = createStamp<true>()
 
 // ClientRequest's own methods, so that a request's (or a replaced prototype's) methods cannot
 // change how a refusal is delivered.
@@ -306,10 +309,16 @@ function patchAgent(): void {
   patchMethod(http.Agent.prototype, 'addRequest', (original) =>
     function addRequest(this: AgentLike, ...args: unknown[]) {
       const req = args[0] as ClientRequestLike
-      if (req && typeof req === 'object') ReflectApply(weakSetAdd, checkedRequests, [req])
+      if (req && typeof req === 'object') checkedRequests.set(req, true)
       const target = agentTarget(this, args[1], args[2])
-      const blocked = target ? checkTargets(target, req?.method, req?.path) : null
+      if (!target) return ReflectApply(original, this, args)
+      let blocked = checkTarget(target)
+      // Allowed outright: the connection Node's agent opens for it, synchronously inside this
+      // call, goes to the very same host and port (see handoff.ts).
+      const handOff = blocked === null && allowedUnobserved()
+      if (blocked === null) blocked = checkNamedTarget(target, req?.method, req?.path)
       if (blocked) return failUnsent(req, blocked)
+      if (handOff) return callWithDecidedConnect(original, this, args, target.host, target.port, currentFrame())
       return ReflectApply(original, this, args)
     },
   )
@@ -338,7 +347,7 @@ function createdTarget(req: ClientRequestLike): Target {
 function onRequestCreated(message: unknown): void {
   try {
     const req = (message as { request?: ClientRequestLike } | null)?.request
-    if (!ObjectIsPrototypeOf(ClientRequestProto, req) || ReflectApply(weakSetHas, checkedRequests, [req])) return
+    if (!ObjectIsPrototypeOf(ClientRequestProto, req) || checkedRequests.take(req as object)) return
     if ((req as ClientRequestLike).socketPath) return // a unix socket: not network egress
     const r = req as ClientRequestLike
     const blocked = checkTargets(createdTarget(r), r.method, r.path)

@@ -72,16 +72,14 @@ pub(crate) fn decide(
     {
         return Ok(ALLOWED);
     }
-    let resolved = if port.is_some() && parse_ip(host).is_some() {
-        CACHE
-            .lock()
-            .map_err(|_| poisoned())?
-            .lookup(host)
-            .map(str::to_string)
-    } else {
-        None
-    };
-    let check_host: &str = resolved.as_deref().unwrap_or(&normalized);
+    // The cache stays locked for the rest of the decision (a few hash probes): the name it
+    // holds is read in place, with no copy on the connect path.
+    let mut cache = None;
+    if port.is_some() && parse_ip(host).is_some() {
+        cache = Some(CACHE.lock().map_err(|_| poisoned())?);
+    }
+    let resolved: Option<&str> = cache.as_mut().and_then(|c| c.lookup(host));
+    let check_host: &str = resolved.unwrap_or(&normalized);
     if first_scope < 0
         && let Some(g) = &global
     {
