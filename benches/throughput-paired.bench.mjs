@@ -3,8 +3,11 @@
 // two on the same process, CPU placement, memory layout and moment. See benches/README.md.
 //
 //   node benches/throughput-paired.bench.mjs          (after `node scripts/build.mjs --if-needed`; ~2 min)
-//   node benches/throughput-paired.bench.mjs --pairs=150 --tcp=500 --http=250 --concurrency=8 --warmup=5000
+//   node benches/throughput-paired.bench.mjs --pairs=100 --tcp=2000 --http=1000 --concurrency=8 --warmup=5000
 //   node benches/throughput-paired.bench.mjs --check-targets   (exit 1 when a target is missed)
+//   node benches/throughput-paired.bench.mjs --only=addRequest,connect   (diagnosis: switch only the
+//       shims of these names, the others stay active in both states; no target is judged;
+//       add --http-ip-rule to switch getaddrinfo alone)
 //
 // How "tethered off" is made: before tethered loads, this file reads Node's own functions on
 // every path the benchmark takes (http.Agent, net.Socket, the TCP and DNS bindings, dns,
@@ -27,8 +30,8 @@ import { fileURLToPath } from 'node:url'
 import { TARGET, connectTo, expectBlocked, getFrom, httpOnce, intOption, median, policyRules, runRound, table, tcpBindingIsNative, tcpOnce } from './throughput-common.mjs'
 
 const argv = process.argv.slice(2)
-const pairs = intOption(argv, 'pairs', 150)
-const totals = { tcp: intOption(argv, 'tcp', 500), http: intOption(argv, 'http', 250) }
+const pairs = intOption(argv, 'pairs', 100)
+const totals = { tcp: intOption(argv, 'tcp', 2000), http: intOption(argv, 'http', 1000) }
 const concurrency = intOption(argv, 'concurrency', 8)
 const warmup = intOption(argv, 'warmup', 5000)
 const KINDS = ['tcp', 'http']
@@ -113,8 +116,16 @@ async function main() {
   const logged = []
   const rules = policyRules(1000)
   rules.push(`127.0.0.1:${tcpPort}`, `localhost:${httpPort}`)
+  // Diagnosis: with an IP rule for the HTTP server, its connects pass without the lookup's record,
+  // so the lookup shim can be switched alone.
+  if (argv.includes('--http-ip-rule')) rules.push(`127.0.0.1:${httpPort}`)
   activate({ allow: rules, allowLocalhost: false, onBlocked: () => void blocks++, logger: { warn: (m) => logged.push(m), error: (m) => logged.push(m) } })
   const changes = changesSince(before)
+  const only = argv.find((x) => x.startsWith('--only='))?.slice(7).split(',')
+  if (only) {
+    changes.functions = changes.functions.filter((f) => only.includes(f.key))
+    changes.channels = []
+  }
   console.log(
     `tethered: activate() with ${rules.length.toLocaleString('en-US')} rules (the destinations last), allowLocalhost: false; ` +
       `switched per round: ${changes.functions.map((f) => f.key).join(', ')}; ${changes.channels.length} diagnostics channel subscriber(s)`,
@@ -124,11 +135,13 @@ async function main() {
   if (tcpBindingIsNative()) throw new Error('self-check: tethered is active but the TCP binding is not patched')
   await expectBlocked((p, d) => connectTo('127.0.0.2', p, d), tcpPort, 'TCP to 127.0.0.2')
   await expectBlocked((p, d) => getFrom('127.0.0.2', p, d), httpPort, 'HTTP to 127.0.0.2')
-  switchTethered(changes, false)
-  if (!tcpBindingIsNative()) throw new Error('self-check: tethered switched off but the TCP binding is still patched')
-  await refusedByKernel(tcpPort)
-  switchTethered(changes, true)
-  if (tcpBindingIsNative()) throw new Error('self-check: tethered switched back on but the TCP binding is native')
+  if (!only) {
+    switchTethered(changes, false)
+    if (!tcpBindingIsNative()) throw new Error('self-check: tethered switched off but the TCP binding is still patched')
+    await refusedByKernel(tcpPort)
+    switchTethered(changes, true)
+    if (tcpBindingIsNative()) throw new Error('self-check: tethered switched back on but the TCP binding is native')
+  }
   if (blocks !== 2) throw new Error(`self-check: expected 2 reported blocks, got ${blocks}`)
   blocks = 0
   logged.length = 0
@@ -194,6 +207,10 @@ async function main() {
   )
   console.log(`\nload average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
   let missed = false
+  if (only) {
+    console.log(`diagnosis run (--only=${only.join(',')}): the other shims were active in both states; no target judged`)
+    return
+  }
   for (const kind of KINDS) {
     const s = stat[kind]
     const ok = s.ratio >= TARGET

@@ -14,7 +14,7 @@ import type { EgressBlocked } from '../egress-blocked'
 import { native } from '../native'
 import { ArrayIsArray, ArrayPush, ObjectFreeze, PromiseCtor, PromiseReject, PromiseThen, ReflectApply, nextTick } from '../primordials'
 import { binding, patchMethod } from './bindings'
-import { callWithDecidedLookup, takeDecidedLookup } from './handoff'
+import { type Decided, callWithDecidedDial, callWithDecidedLookup, takeDecidedLookup } from './handoff'
 
 interface ReqWrap {
   oncomplete?: (...args: unknown[]) => unknown
@@ -53,9 +53,9 @@ function isPlainAddressList(answer: unknown): answer is string[] {
   return true
 }
 
-function recordAnswer(hostname: string, answer: unknown): void {
-  // Recorded before Node sees the answer, so a plain list needs no copy.
-  const addresses = isPlainAddressList(answer) ? answer : addressesOf(answer)
+/** Records the addresses of an answer for `hostname`; returns them (a copy: Node mutates some). */
+function recordAnswer(hostname: string, answer: unknown): readonly string[] {
+  const addresses = isPlainAddressList(answer) ? copyList(answer) : addressesOf(answer)
   if (addresses.length > 0) {
     try {
       native.recordResolution(hostname, addresses)
@@ -63,6 +63,13 @@ function recordAnswer(hostname: string, answer: unknown): void {
       // The cache is an optimisation of accuracy, never a reason to fail a lookup.
     }
   }
+  return addresses
+}
+
+function copyList(list: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < list.length; i++) out[i] = list[i]!
+  return out
 }
 
 type ReqClass = new () => object
@@ -95,19 +102,26 @@ function recordingClass(Req: ReqClass | undefined): RecordingReqClass | null {
     readonly #req: ReqWrap
     readonly #forward: Forward
     readonly #hostname: string
+    /** The connect this lookup was made for, when that was allowed outright. */
+    readonly #connect: Decided | null
     #completed = false
     constructor(req: ReqWrap, forward: Forward, hostname: string) {
       super()
       this.#req = req
       this.#forward = forward
       this.#hostname = hostname
+      this.#connect = dispatching
     }
     oncomplete(err: unknown, answer: unknown): unknown {
       // Node assigns the request its async id when the binding dispatches it.
       if (this.#completed || currentAsyncId() !== ReflectApply(getAsyncId as () => number, this, [])) return undefined // not Node completing it
       this.#completed = true
-      if (!err) recordAnswer(this.#hostname, answer)
-      // Everything Node passed (queries add the TTLs) goes on to the caller's request.
+      if (err) return ReflectApply(this.#forward, this.#req, arguments)
+      const addresses = recordAnswer(this.#hostname, answer)
+      // Everything Node passed (queries add the TTLs) goes on to the caller's request. Node dials
+      // an answered address inside this call when the lookup was made for a connect.
+      const connect = this.#connect
+      if (connect !== null && addresses.length > 0) return callWithDecidedDial(this.#forward, this.#req, arguments, connect, addresses)
       return ReflectApply(this.#forward, this.#req, arguments)
     }
     static standIn(resource: object): object | null {
@@ -155,6 +169,9 @@ const RECORDED_QUERIES = new Set(['queryA', 'queryAaaa', 'queryAny'])
 function checkLookup(host: string): EgressBlocked | null {
   return takeDecidedLookup(host) ? null : check('dns', host, -1)
 }
+
+/** The hand-off of the lookup about to be dispatched, if a connect above it allowed it outright. */
+let dispatching: Decided | null = null
 
 /**
  * ChannelWrap.prototype, the c-ares queries of every dns.Resolver, dns.resolve* and dns.reverse.
@@ -206,9 +223,15 @@ function patchCares(): boolean {
       const req = args[0] as ReqWrap
       const hostname = args[1]
       if (typeof hostname === 'string') {
-        const err = checkLookup(hostname)
+        const decided = takeDecidedLookup(hostname)
+        const err = decided ? null : check('dns', hostname, -1)
         if (err) return failRequest(req, err)
-        return callRecording(original, this, args, LookupReq, hostname)
+        dispatching = decided !== null && decided.port >= 0 ? decided : null
+        try {
+          return callRecording(original, this, args, LookupReq, hostname)
+        } finally {
+          dispatching = null
+        }
       }
       return ReflectApply(original, this, args)
     },

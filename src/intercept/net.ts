@@ -7,7 +7,7 @@ import type { EgressBlocked } from '../egress-blocked'
 import { ArrayIsArray, ArrayPush, ReflectApply, findSymbol, nextTick } from '../primordials'
 import { createStamp } from '../stamp'
 import { binding, patchMethod, uvEacces } from './bindings'
-import { callWithDecidedLookup, takeDecidedConnect } from './handoff'
+import { callWithDecidedLookup, takeDecidedConnect, takeDecidedDial } from './handoff'
 
 type Callback = (err: Error | null, address?: unknown, family?: number) => void
 type LookupFn = (hostname: string, options: unknown, callback: Callback) => void
@@ -108,7 +108,7 @@ function patchSocketConnect(): void {
         return ReflectApply(original, this, [rewritten])
       }
       // The request that makes this connection may have just allowed this very host and port.
-      if (takeDecidedConnect(host, port)) return callWithDecidedLookup(original, this, args, host)
+      if (takeDecidedConnect(host, port)) return callWithDecidedLookup(original, this, args, host, port)
       const blocked = check('tcp', host, port, false)
       if (blocked) {
         const rewritten = normalizeArgs([{ ...options, lookup: failingLookup(blocked) }, normalized[1]])
@@ -118,7 +118,7 @@ function patchSocketConnect(): void {
       // under this name, and the TCP binding judges the address it dials by that record. No
       // wrapper and no copy of the options here: this is the path of every allowed connect.
       // Node looks the name up synchronously, inside this call: that lookup is decided already.
-      if (allowedUnobserved()) return callWithDecidedLookup(original, this, args, host)
+      if (allowedUnobserved()) return callWithDecidedLookup(original, this, args, host, port)
       return ReflectApply(original, this, args)
     },
   )
@@ -167,7 +167,7 @@ function patchTcpBinding(): boolean {
           const owner = ownerOf(this)
           const early = owner ? decided.take(owner) : undefined
           const earlier = early !== undefined && early.host === address && early.port === port ? early.verdict : undefined
-          const blocked = earlier === ALLOWED ? null : (earlier ?? check('tcp', address, port))
+          const blocked = earlier === ALLOWED ? null : (earlier ?? (takeDecidedDial(address, port) ? null : check('tcp', address, port)))
           if (blocked) {
             // Failing through the owning socket delivers our error to net, tls, http, http2 and
             // fetch alike; a bare handle gets Node's EACCES. Never throw here: the caller is a
