@@ -3,7 +3,7 @@
 // two on the same process, CPU placement, memory layout and moment. See benches/README.md.
 //
 //   node benches/throughput-paired.bench.mjs          (after `node scripts/build.mjs --if-needed`; ~2 min)
-//   node benches/throughput-paired.bench.mjs --pairs=100 --tcp=2000 --http=1000 --concurrency=8 --warmup=5000
+//   node benches/throughput-paired.bench.mjs --pairs=100 --tcp=2000 --http=1000 --concurrency=8 --warmup=5000 --rules=1000
 //   node benches/throughput-paired.bench.mjs --check-targets   (exit 1 when a target is missed)
 //   node benches/throughput-paired.bench.mjs --only=addRequest,connect   (diagnosis: switch only the
 //       shims of these names, the others stay active in both states; no target is judged;
@@ -34,6 +34,7 @@ const pairs = intOption(argv, 'pairs', 100)
 const totals = { tcp: intOption(argv, 'tcp', 2000), http: intOption(argv, 'http', 1000) }
 const concurrency = intOption(argv, 'concurrency', 8)
 const warmup = intOption(argv, 'warmup', 5000)
+const ruleCount = intOption(argv, 'rules', 1000)
 const KINDS = ['tcp', 'http']
 const CHANNELS = ['http.client.request.created', 'undici:request:create']
 
@@ -114,7 +115,7 @@ async function main() {
   const { activate } = await import('../dist/index.mjs')
   let blocks = 0
   const logged = []
-  const rules = policyRules(1000)
+  const rules = policyRules(ruleCount)
   rules.push(`127.0.0.1:${tcpPort}`, `localhost:${httpPort}`)
   // Diagnosis: with an IP rule for the HTTP server, its connects pass without the lookup's record,
   // so the lookup shim can be switched alone.

@@ -2,19 +2,49 @@
 //! synchronous call (BEHAVIOUR.md §4.6, §7.4).
 
 use napi_derive::napi;
+use std::cell::RefCell;
 use std::sync::Arc;
-use tethered_core::{Policy, parse_ip};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tethered_core::{DecisionMemo, Policy, parse_ip};
 
 use napi::Result;
 
 use crate::policy::{CompiledPolicy, poisoned, port_arg};
-use crate::state::{CACHE, current_global};
+use crate::state::{CACHE, POLICY_EPOCH, current_global};
+
+/// Scope chains get ids from 1 (0 is "no scopes"): the decision memo tells chains apart by id,
+/// never by address (a freed chain's address can be reused by a new one).
+static NEXT_CHAIN_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_chain_id() -> u64 {
+    NEXT_CHAIN_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+thread_local! {
+    static MEMO: RefCell<DecisionMemo> = RefCell::new(DecisionMemo::default());
+}
+
+/// A scope chain as the fast checker holds it: its policies and its id.
+pub(crate) struct ChainRef {
+    pub policies: Option<Arc<[Arc<Policy>]>>,
+    pub id: u64,
+}
 
 /// The scope stack of one async context: compiled policies, outermost first. Immutable; entering
 /// a scope makes a new chain that shares the parent's policies.
 #[napi]
 pub struct ScopeChain {
     pub(crate) policies: Arc<[Arc<Policy>]>,
+    pub(crate) id: u64,
+}
+
+impl ScopeChain {
+    pub(crate) fn to_ref(&self) -> ChainRef {
+        ChainRef {
+            policies: Some(self.policies.clone()),
+            id: self.id,
+        }
+    }
 }
 
 #[napi]
@@ -28,6 +58,7 @@ impl ScopeChain {
                 next.push(policy.inner.clone());
                 ScopeChain {
                     policies: next.into(),
+                    id: next_chain_id(),
                 }
             })
         })
@@ -41,6 +72,7 @@ pub fn scope_chain(policy: &CompiledPolicy) -> Result<ScopeChain> {
         Ok({
             ScopeChain {
                 policies: Arc::from([policy.inner.clone()]),
+                id: next_chain_id(),
             }
         })
     })
@@ -52,16 +84,35 @@ pub const BLOCKED_BY_GLOBAL: i32 = -1;
 pub const REPORTED_BY_GLOBAL: i32 = -2;
 // A verdict n >= 1 means "blocked by scope n - 1" (the outermost scope is 0).
 
-/// The enforcement decision behind the fast chain checkers (see `raw.rs`).
-pub(crate) fn decide(
+/// The enforcement decision behind the fast chain checkers (see `raw.rs`), answered from this
+/// thread's memo when the same target was allowed under the same policies just before.
+pub(crate) fn decide(host: &str, port: i32, chain: &ChainRef, first_scope: i32) -> Result<i32> {
+    if crate::lock::TAMPERED.load(Ordering::SeqCst) {
+        return Ok(BLOCKED_BY_GLOBAL);
+    }
+    if first_scope >= 0 {
+        return decide_fully(host, port, chain.policies.as_deref(), first_scope).map(|(v, _)| v);
+    }
+    let epoch = POLICY_EPOCH.load(Ordering::SeqCst);
+    if MEMO.with(|m| m.borrow().allowed(epoch, chain.id, host, port)) {
+        return Ok(ALLOWED);
+    }
+    let (verdict, memoizable) = decide_fully(host, port, chain.policies.as_deref(), first_scope)?;
+    if verdict == ALLOWED && memoizable {
+        MEMO.with(|m| m.borrow_mut().remember(epoch, chain.id, host, port));
+    }
+    Ok(verdict)
+}
+
+/// The decision itself, and whether it may be memoized: an allow that did not depend on the
+/// IP -> hostname cache (which changes with every lookup). An IP allowed by its own rules stays
+/// allowed whatever the cache later says: the name is only ever an extra way to be allowed.
+fn decide_fully(
     host: &str,
     port: i32,
     scopes: Option<&[Arc<Policy>]>,
     first_scope: i32,
-) -> Result<i32> {
-    if crate::lock::TAMPERED.load(std::sync::atomic::Ordering::SeqCst) {
-        return Ok(BLOCKED_BY_GLOBAL);
-    }
+) -> Result<(i32, bool)> {
     let port = port_arg(port);
     let global = current_global()?;
     let normalized = tethered_core::normalize_host(host);
@@ -70,7 +121,7 @@ pub(crate) fn decide(
         && !g.local_hostname.is_empty()
         && *normalized == *g.local_hostname
     {
-        return Ok(ALLOWED);
+        return Ok((ALLOWED, true));
     }
     // The cache stays locked for the rest of the decision (a few hash probes): the name it
     // holds is read in place, with no copy on the connect path.
@@ -86,15 +137,17 @@ pub(crate) fn decide(
         let allowed = g.policy.allows_normalized(check_host, port)
             || (resolved.is_some() && g.policy.allows_normalized(&normalized, port));
         if !allowed {
-            return Ok(if g.log_only {
+            let verdict = if g.log_only {
                 REPORTED_BY_GLOBAL
             } else {
                 BLOCKED_BY_GLOBAL
-            });
+            };
+            return Ok((verdict, false));
         }
     }
+    let memoizable = resolved.is_none();
     let Some(chain) = scopes else {
-        return Ok(ALLOWED);
+        return Ok((ALLOWED, memoizable));
     };
     let start = usize::try_from(first_scope).unwrap_or(0);
     let rest = chain.get(start..).unwrap_or_default();
@@ -106,10 +159,10 @@ pub(crate) fn decide(
         let ip_passes_all =
             resolved.is_some() && rest.iter().all(|p| p.allows_normalized(&normalized, port));
         if !ip_passes_all {
-            return Ok((start + offset) as i32 + 1);
+            return Ok(((start + offset) as i32 + 1, false));
         }
     }
-    Ok(ALLOWED)
+    Ok((ALLOWED, memoizable))
 }
 
 /// For each raw scope rule: 0 when the global policy can allow all of it (or there is no global

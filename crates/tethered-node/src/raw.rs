@@ -18,7 +18,7 @@ use std::ptr;
 use std::sync::Arc;
 use tethered_core::Policy;
 
-use crate::decide::{ScopeChain, decide};
+use crate::decide::{ChainRef, ScopeChain, decide};
 use crate::policy::{CompiledPolicy, port_arg};
 
 /// A JS value made here, handed back to napi-rs as is.
@@ -195,10 +195,10 @@ unsafe extern "C" fn check_callback(
 ) -> sys::napi_value {
     unsafe {
         contained(env, || {
-            let Some((argv, argc, chain)) = args::<Option<Arc<[Arc<Policy>]>>>(env, info) else {
+            let Some((argv, argc, chain)) = args::<ChainRef>(env, info) else {
                 return throw(env, false, "tethered: bad call");
             };
-            let chain: Option<&[Arc<Policy>]> = (*chain).as_deref();
+            let chain: &ChainRef = &*chain;
             let mut host_buf = [0u8; STACK];
             let Some(host) = read_string(env, argv[0], &mut host_buf) else {
                 return throw(env, true, "host must be a string");
@@ -282,7 +282,13 @@ pub fn chain_checker(env: Env, chain: Option<&ScopeChain>) -> Result<RawValue> {
             &env,
             "check",
             Some(check_callback),
-            chain.map(|c| c.policies.clone()),
+            chain.map_or(
+                ChainRef {
+                    policies: None,
+                    id: 0,
+                },
+                ScopeChain::to_ref,
+            ),
         )
     })
 }

@@ -3,7 +3,7 @@
 use napi::Env;
 use napi::{Unknown, UnknownRef};
 use napi_derive::napi;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use tethered_core::{IpHostCache, Policy};
 
@@ -36,6 +36,9 @@ pub struct GlobalFlags {
 }
 
 pub(crate) static GLOBAL: RwLock<Option<Arc<Global>>> = RwLock::new(None);
+/// Bumped whenever the global policy is set or removed: decisions memoized under an older
+/// epoch are not used again (see `decide.rs`). Starts at 1; 0 means "never memoize".
+pub(crate) static POLICY_EPOCH: AtomicU64 = AtomicU64::new(1);
 pub(crate) static CACHE: LazyLock<Mutex<IpHostCache>> = LazyLock::new(Default::default);
 
 pub(crate) fn current_global() -> Result<Option<Arc<Global>>> {
@@ -90,6 +93,7 @@ pub fn set_global_policy(
         let mut global = GLOBAL.write().map_err(|_| poisoned())?;
         let mut cache = CACHE.lock().map_err(|_| poisoned())?;
         *global = next;
+        POLICY_EPOCH.fetch_add(1, Ordering::SeqCst);
         cache.clear();
         relock(&env, locked, new_token)
     })
