@@ -33,6 +33,9 @@ impl ToNapiValue for RawValue {
 /// Hostnames are at most 253 bytes: one stack buffer covers them, longer strings use the heap.
 const STACK: usize = 256;
 
+/// Addresses of one answer recorded from stack buffers (getaddrinfo rarely returns more).
+const RECORD_INLINE: usize = 8;
+
 /// Reads a JS string argument. None when the value is not a string.
 unsafe fn read_string<'b>(
     env: sys::napi_env,
@@ -315,17 +318,51 @@ unsafe extern "C" fn record_callback(
                 return throw(env, true, "addresses must be an array");
             }
             let name = tethered_core::normalize_host(&host);
+            // Up to RECORD_INLINE addresses are read into stack buffers and recorded as one
+            // answer; a longer answer (rare) is recorded address by address.
+            let count = length.min(64) as usize;
+            let mut bufs = [[0u8; STACK]; RECORD_INLINE];
+            let mut texts: [&str; RECORD_INLINE] = [""; RECORD_INLINE];
+            let mut inline = 0usize;
+            let mut overflow: Vec<String> = Vec::new();
+            for (i, buf) in (0..count).zip(
+                bufs.iter_mut()
+                    .map(Some)
+                    .chain(std::iter::repeat_with(|| None)),
+            ) {
+                let mut element = ptr::null_mut();
+                if sys::napi_get_element(env, argv[1], i as u32, &mut element)
+                    != sys::Status::napi_ok
+                {
+                    continue;
+                }
+                match buf {
+                    Some(buf) => {
+                        if let Some(Cow::Borrowed(ip)) = read_string(env, element, buf) {
+                            texts[inline] = ip;
+                            inline += 1;
+                        }
+                    }
+                    None => {
+                        let mut spill = [0u8; STACK];
+                        if let Some(ip) = read_string(env, element, &mut spill) {
+                            overflow.push(ip.into_owned());
+                        }
+                    }
+                }
+            }
             let Ok(mut cache) = crate::state::CACHE.lock() else {
                 return throw(env, false, "tethered: internal state lock poisoned");
             };
-            for i in 0..length.min(64) {
-                let mut element = ptr::null_mut();
-                if sys::napi_get_element(env, argv[1], i, &mut element) != sys::Status::napi_ok {
-                    continue;
-                }
-                let mut ip_buf = [0u8; STACK];
-                if let Some(ip) = read_string(env, element, &mut ip_buf) {
-                    cache.insert(&ip, &name);
+            if overflow.is_empty() {
+                cache.record_answer(&name, &texts[..inline]);
+            } else {
+                for ip in texts[..inline]
+                    .iter()
+                    .copied()
+                    .chain(overflow.iter().map(String::as_str))
+                {
+                    cache.insert(ip, &name);
                 }
             }
             ptr::null_mut()
