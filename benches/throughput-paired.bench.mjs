@@ -8,6 +8,8 @@
 //   node benches/throughput-paired.bench.mjs --only=addRequest,connect   (diagnosis: switch only the
 //       shims of these names, the others stay active in both states; no target is judged;
 //       add --http-ip-rule to switch getaddrinfo alone)
+//   node benches/throughput-paired.bench.mjs --floor   (diagnosis: pass-through wrappers instead of
+//       tethered's shims: the cost of intercepting these paths from JS at all)
 //
 // How "tethered off" is made: before tethered loads, this file reads Node's own functions on
 // every path the benchmark takes (http.Agent, net.Socket, the TCP and DNS bindings, dns,
@@ -127,6 +129,21 @@ async function main() {
     changes.functions = changes.functions.filter((f) => only.includes(f.key))
     changes.channels = []
   }
+  // Diagnosis: the same functions wrapped by wrappers that only call Node's (no policy at all):
+  // what intercepting these paths from JS costs by itself.
+  const floor = argv.includes('--floor')
+  if (floor) {
+    for (const f of changes.functions) {
+      const original = f.original
+      f.shim = function passThrough(...args) {
+        return Reflect.apply(original, this, args)
+      }
+    }
+    for (const c of changes.channels) dc.unsubscribe(c.name, c.fn)
+    changes.channels = []
+    switchTethered(changes, true)
+  }
+  const diagnosis = only || floor
   console.log(
     `tethered: activate() with ${rules.length.toLocaleString('en-US')} rules (the destinations last), allowLocalhost: false; ` +
       `switched per round: ${changes.functions.map((f) => f.key).join(', ')}; ${changes.channels.length} diagnostics channel subscriber(s)`,
@@ -134,16 +151,18 @@ async function main() {
 
   // Both states proven before anything is timed.
   if (tcpBindingIsNative()) throw new Error('self-check: tethered is active but the TCP binding is not patched')
-  await expectBlocked((p, d) => connectTo('127.0.0.2', p, d), tcpPort, 'TCP to 127.0.0.2')
-  await expectBlocked((p, d) => getFrom('127.0.0.2', p, d), httpPort, 'HTTP to 127.0.0.2')
-  if (!only) {
+  if (!floor) {
+    await expectBlocked((p, d) => connectTo('127.0.0.2', p, d), tcpPort, 'TCP to 127.0.0.2')
+    await expectBlocked((p, d) => getFrom('127.0.0.2', p, d), httpPort, 'HTTP to 127.0.0.2')
+    if (blocks !== 2) throw new Error(`self-check: expected 2 reported blocks, got ${blocks}`)
+  }
+  if (!diagnosis) {
     switchTethered(changes, false)
     if (!tcpBindingIsNative()) throw new Error('self-check: tethered switched off but the TCP binding is still patched')
     await refusedByKernel(tcpPort)
     switchTethered(changes, true)
     if (tcpBindingIsNative()) throw new Error('self-check: tethered switched back on but the TCP binding is native')
   }
-  if (blocks !== 2) throw new Error(`self-check: expected 2 reported blocks, got ${blocks}`)
   blocks = 0
   logged.length = 0
 
@@ -210,6 +229,10 @@ async function main() {
   let missed = false
   if (only) {
     console.log(`diagnosis run (--only=${only.join(',')}): the other shims were active in both states; no target judged`)
+    return
+  }
+  if (floor) {
+    console.log('diagnosis run (--floor): "tethered" was pass-through wrappers around the same functions, no policy; no target judged')
     return
   }
   for (const kind of KINDS) {
