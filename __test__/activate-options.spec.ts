@@ -15,26 +15,18 @@ import { PassThrough } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { type ActivateOptions, EgressBlocked, TetheredLocked, activate, deactivate } from '../dist/index.mjs'
 import { native } from '../dist/native.js'
-import { ALLOWED_V4, BLOCKED_V4, BLOCKED_V6, countingTcpServer, countingUdpServer, netTest, type CountingServer } from './harness/index.js'
+import { ALLOWED_V4, BLOCKED_V4, BLOCKED_V6, closeAfter, countingTcpServer, countingUdpServer, netTest, type CountingServer } from './harness/index.js'
+import { activateFor } from './support/blocked.js'
 import { capturingLogger, lastJson, runNode, settle, tcpConnect, tetheredLines } from './support-dns/index.js'
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 const NETWORK_ERRNOS = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EACCES', 'EPERM', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']
 
-function activateFor(t: ExecutionContext, options: ActivateOptions): void {
-  activate(options)
-  t.teardown(() => deactivate())
-}
 
-async function server(t: ExecutionContext, start: Promise<CountingServer>): Promise<CountingServer> {
-  const s = await start
-  t.teardown(() => s.close())
-  return s
-}
 
 /** A loopback server and a policy that blocks it (loopback is not exempt with allowLocalhost false). */
 async function blockedLoopback(t: ExecutionContext, options: Partial<ActivateOptions> = {}): Promise<CountingServer> {
-  const s = await server(t, countingTcpServer('127.0.0.1'))
+  const s = await closeAfter(t, countingTcpServer('127.0.0.1'))
   activateFor(t, { allow: [], allowLocalhost: false, ...options })
   return s
 }
@@ -166,8 +158,8 @@ test.serial('onBlocked is called once per block with (host, port, info)', async 
 })
 
 netTest.serial('onBlocked info: kind dns/tcp/udp, resolvedFrom for an IP resolved from an allowed name', async (t) => {
-  const echo = await server(t, countingTcpServer(ALLOWED_V4))
-  const sink = await server(t, countingUdpServer('udp4', BLOCKED_V4))
+  const echo = await closeAfter(t, countingTcpServer(ALLOWED_V4))
+  const sink = await closeAfter(t, countingUdpServer('udp4', BLOCKED_V4))
   const calls: Array<[string, number | null, string, string | null, EgressBlocked]> = []
   activateFor(t, { allow: ['api.stripe.test:1'], logger: null, onBlocked: (host, port, info) => calls.push([host, port, info.kind, info.resolvedFrom, info.error]) })
 
@@ -217,8 +209,8 @@ test.serial('logOnly: nothing is blocked; onBlocked gets info.logOnly and the lo
 })
 
 netTest.serial('logOnly: TCP, UDP and DNS to blocked zone destinations all go through and are reported', async (t) => {
-  const tcp = await server(t, countingTcpServer(BLOCKED_V4))
-  const udp = await server(t, countingUdpServer('udp4', BLOCKED_V4))
+  const tcp = await closeAfter(t, countingTcpServer(BLOCKED_V4))
+  const udp = await closeAfter(t, countingUdpServer('udp4', BLOCKED_V4))
   const log = capturingLogger()
   const kinds = new Set<string>()
   activateFor(t, { allow: [], logOnly: true, logger: log.logger, onBlocked: (_h, _p, info) => info.logOnly && kinds.add(info.kind) })
@@ -342,7 +334,7 @@ function breakTheEngine(t: ExecutionContext): void {
 
 test.serial('failClosed: true blocks when the check itself fails (logged as an error, no onBlocked)', async (t) => {
   const log = capturingLogger()
-  const s = await server(t, countingTcpServer('127.0.0.1'))
+  const s = await closeAfter(t, countingTcpServer('127.0.0.1'))
   let onBlockedCalls = 0
   activateFor(t, { allow: ['127.0.0.1'], failClosed: true, logger: log.logger, onBlocked: () => onBlockedCalls++ })
   breakTheEngine(t)
@@ -356,7 +348,7 @@ test.serial('failClosed: true blocks when the check itself fails (logged as an e
 
 test.serial('failClosed: false (default) allows when the check fails, with a warning', async (t) => {
   const log = capturingLogger()
-  const s = await server(t, countingTcpServer('127.0.0.1'))
+  const s = await closeAfter(t, countingTcpServer('127.0.0.1'))
   activateFor(t, { allow: [], allowLocalhost: false, logger: log.logger }) // would block, if the check worked
   breakTheEngine(t)
   t.deepEqual(await tcpConnect(s.port, '127.0.0.1'), { connected: true })
@@ -374,7 +366,7 @@ test.serial('failClosed: the engine is restored after the simulation', async (t)
 
 test.serial('locked: deactivate()/activate() without the right token throw TetheredLocked', async (t) => {
   const token = {}
-  const s = await server(t, countingTcpServer('127.0.0.1'))
+  const s = await closeAfter(t, countingTcpServer('127.0.0.1'))
   activate({ allow: [], allowLocalhost: false, locked: true, lockToken: token, logger: null })
   t.teardown(() => deactivate({ lockToken: token }))
 
@@ -399,7 +391,7 @@ test.serial('locked: deactivate()/activate() without the right token throw Tethe
 
 test.serial('locked: the token holder may replace the policy; a function is a valid token', async (t) => {
   const token = function lockToken() {}
-  const s = await server(t, countingTcpServer('127.0.0.1'))
+  const s = await closeAfter(t, countingTcpServer('127.0.0.1'))
   activate({ allow: [], allowLocalhost: false, locked: true, lockToken: token, logger: null })
   t.teardown(() => deactivate({ lockToken: token }))
   blockedError(t, await tcpConnect(s.port, '127.0.0.1'))

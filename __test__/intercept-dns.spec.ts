@@ -9,19 +9,20 @@ import test from 'ava'
 import type * as DnsModule from 'node:dns'
 import { createRequire } from 'node:module'
 import os from 'node:os'
-import { type ActivateOptions, EgressBlocked, activate, deactivate } from '../dist/index.mjs'
+import { EgressBlocked, activate, deactivate } from '../dist/index.mjs'
 import {
   ALLOWED_V4,
   BLOCKED_V4,
   DNS_ONLY_V4,
   DNS_ONLY_V6,
   DNS_SERVER,
+  closeAfter,
   countingTcpServer,
   dnsCount,
   netTest,
   uniqueName,
-  type CountingServer,
 } from './harness/index.js'
+import { activateFor } from './support/blocked.js'
 import { reverseName, settle, tcpConnect, uniqueAddress } from './support-dns/index.js'
 
 // Loaded with require: `import dns from 'node:dns'` builds the ESM facade, which reads
@@ -31,16 +32,7 @@ const require = createRequire(import.meta.url)
 const dns = require('node:dns') as typeof DnsModule
 const promisesLoadedAtStart = (process as unknown as { moduleLoadList: string[] }).moduleLoadList.includes('NativeModule internal/dns/promises')
 
-function activateFor(t: ExecutionContext, options: ActivateOptions): void {
-  activate(options)
-  t.teardown(() => deactivate())
-}
 
-async function server(t: ExecutionContext, start: Promise<CountingServer>): Promise<CountingServer> {
-  const s = await start
-  t.teardown(() => s.close())
-  return s
-}
 
 /** `err` is the EgressBlocked of a lookup of `host`. */
 function isDnsBlock(t: ExecutionContext, err: unknown, host: string, what = ''): void {
@@ -274,8 +266,8 @@ netTest.serial('dns.lookup(os.hostname()) is allowed with allow: [] (self-intros
 
 netTest.serial('the self-hostname exemption is for lookups only: connects still need a rule', async (t) => {
   const self = os.hostname()
-  const loopback = await server(t, countingTcpServer('127.0.0.1'))
-  const machine = await server(t, countingTcpServer(ALLOWED_V4)) // an address of this machine, not loopback
+  const loopback = await closeAfter(t, countingTcpServer('127.0.0.1'))
+  const machine = await closeAfter(t, countingTcpServer(ALLOWED_V4)) // an address of this machine, not loopback
   activateFor(t, { allow: [] })
   t.is((await settle((cb) => dns.lookup(self, cb))).err, null)
   const viaAddress = await tcpConnect(machine.port, ALLOWED_V4)
@@ -292,7 +284,7 @@ netTest.serial('the self-hostname exemption is for lookups only: connects still 
 // ------------------------------------------------------------ IP -> hostname cache
 
 netTest.serial('IP cache: after an allowed lookup, a raw connect to its address is judged by the name', async (t) => {
-  const echo = await server(t, countingTcpServer(ALLOWED_V4))
+  const echo = await closeAfter(t, countingTcpServer(ALLOWED_V4))
   activateFor(t, { allow: ['api.stripe.test'] })
   const fresh = await tcpConnect(echo.port, ALLOWED_V4)
   t.true(!fresh.connected && fresh.err instanceof EgressBlocked && fresh.err.resolvedFrom === null, 'no lookup yet: a bare IP')
@@ -314,7 +306,7 @@ netTest.serial('IP cache: after an allowed lookup, a raw connect to its address 
 })
 
 netTest.serial('IP cache: c-ares answers (resolve4, Resolver) are recorded as well', async (t) => {
-  const echo = await server(t, countingTcpServer(ALLOWED_V4))
+  const echo = await closeAfter(t, countingTcpServer(ALLOWED_V4))
   activateFor(t, { allow: ['*.allowed.test'] })
   t.false((await tcpConnect(echo.port, ALLOWED_V4)).connected)
   await dns.promises.resolve4(uniqueName('allowed.test'))
@@ -327,7 +319,7 @@ netTest.serial('IP cache: c-ares answers (resolve4, Resolver) are recorded as we
 })
 
 netTest.serial('a blocked port-restricted name is still resolvable (DNS matches rules of any port)', async (t) => {
-  const echo = await server(t, countingTcpServer(ALLOWED_V4))
+  const echo = await closeAfter(t, countingTcpServer(ALLOWED_V4))
   activateFor(t, { allow: ['api.stripe.test:1'] })
   t.is((await settle((cb) => dns.lookup('api.stripe.test', cb))).value, ALLOWED_V4)
   const outcome = await tcpConnect(echo.port, ALLOWED_V4)

@@ -5,23 +5,18 @@ import {
   ALLOWED_V4,
   BLOCKED_V4,
   OTHER_V4,
+  closeAfter,
   countingTcpServer,
   netTest,
-  type CountingServer,
 } from './harness/index.js'
 import { activate, deactivate } from '../dist/index.mjs'
 import { activateFor, expectBlocked } from './support/blocked.js'
 import { connectOnce } from './support/clients.js'
 
-async function server(t: { teardown(fn: () => Promise<void>): void }, host: string): Promise<CountingServer> {
-  const s = await countingTcpServer(host)
-  t.teardown(() => s.close())
-  return s
-}
 
 netTest.serial('allowLocalhost (default): loopback servers stay reachable with any allow list', async (t) => {
-  const v4 = await server(t, '127.0.0.1')
-  const v6 = await server(t, '::1')
+  const v4 = await closeAfter(t, countingTcpServer('127.0.0.1'))
+  const v6 = await closeAfter(t, countingTcpServer('::1'))
   activateFor(t, { allow: ['api.stripe.test'] })
   t.is(await connectOnce('127.0.0.1', v4.port), 'ping')
   t.is(await connectOnce('localhost', v4.port, { family: 4 }), 'ping')
@@ -30,8 +25,8 @@ netTest.serial('allowLocalhost (default): loopback servers stay reachable with a
 })
 
 netTest.serial('allowLocalhost: false blocks loopback addresses and the name localhost', async (t) => {
-  const v4 = await server(t, '127.0.0.1')
-  const v6 = await server(t, '::1')
+  const v4 = await closeAfter(t, countingTcpServer('127.0.0.1'))
+  const v6 = await closeAfter(t, countingTcpServer('::1'))
   activateFor(t, { allow: ['api.stripe.test'], allowLocalhost: false })
   await expectBlocked(t, connectOnce('127.0.0.1', v4.port), { host: '127.0.0.1', port: v4.port })
   await expectBlocked(t, connectOnce('localhost', v4.port), { host: 'localhost', port: v4.port })
@@ -40,9 +35,9 @@ netTest.serial('allowLocalhost: false blocks loopback addresses and the name loc
 })
 
 netTest.serial('a second activate() replaces the first policy completely', async (t) => {
-  const api = await server(t, ALLOWED_V4) // api.stripe.test
-  const other = await server(t, OTHER_V4) // other.test
-  const loop = await server(t, '127.0.0.1')
+  const api = await closeAfter(t, countingTcpServer(ALLOWED_V4)) // api.stripe.test
+  const other = await closeAfter(t, countingTcpServer(OTHER_V4)) // other.test
+  const loop = await closeAfter(t, countingTcpServer('127.0.0.1'))
   const firstReports: string[] = []
   const secondReports: string[] = []
   activateFor(t, { allow: ['api.stripe.test', '198.51.100.0/24'], allowLocalhost: false, onBlocked: (h) => void firstReports.push(h) })
@@ -63,7 +58,7 @@ netTest.serial('a second activate() replaces the first policy completely', async
 })
 
 netTest.serial('deactivate() restores connectivity to what was blocked', async (t) => {
-  const evil = await server(t, BLOCKED_V4) // evil.test
+  const evil = await closeAfter(t, countingTcpServer(BLOCKED_V4)) // evil.test
   t.teardown(() => deactivate())
   activate({ allow: ['api.stripe.test'], logger: null })
   await expectBlocked(t, connectOnce('evil.test', evil.port), { host: 'evil.test' })
@@ -76,8 +71,8 @@ netTest.serial('deactivate() restores connectivity to what was blocked', async (
 })
 
 netTest.serial('the allow array is copied: mutating it after activate() changes nothing', async (t) => {
-  const api = await server(t, ALLOWED_V4)
-  const evil = await server(t, BLOCKED_V4)
+  const api = await closeAfter(t, countingTcpServer(ALLOWED_V4))
+  const evil = await closeAfter(t, countingTcpServer(BLOCKED_V4))
   const allow = ['api.stripe.test']
   activateFor(t, { allow })
   allow.push('evil.test', '203.0.113.0/24')

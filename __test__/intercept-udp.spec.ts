@@ -6,18 +6,20 @@ import type { ExecutionContext } from 'ava'
 import test from 'ava'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
-import { type ActivateOptions, EgressBlocked, activate, deactivate } from '../dist/index.mjs'
+import { EgressBlocked, deactivate } from '../dist/index.mjs'
 import {
   ALLOWED_V4,
   ALLOWED_V6,
   BLOCKED_V4,
   BLOCKED_V6,
+  closeAfter,
   countingUdpServer,
   dnsCount,
   netTest,
   uniqueName,
   type CountingServer,
 } from './harness/index.js'
+import { activateFor } from './support/blocked.js'
 import { bindUdp, nextMessage, udpSentinel } from './support-dns/index.js'
 
 type Family = 'udp4' | 'udp6'
@@ -34,16 +36,7 @@ const early6Ready = bindUdp(early6, '::').then(() => true, () => false)
 early6.unref() // the file may have nothing to run (outside the namespace): never hold the process open
 test.after.always(() => early6.close())
 
-function activateFor(t: ExecutionContext, options: ActivateOptions): void {
-  activate(options)
-  t.teardown(() => deactivate())
-}
 
-async function server(t: ExecutionContext, type: Family, host: string): Promise<CountingServer> {
-  const s = await countingUdpServer(type, host)
-  t.teardown(() => s.close())
-  return s
-}
 
 function socket(t: ExecutionContext, type: Family): dgram.Socket {
   const s = dgram.createSocket(type)
@@ -76,8 +69,8 @@ for (const type of ['udp4', 'udp6'] as const) {
   const { allowed, blocked, allowedName, blockedName } = ADDRESSES[type]
 
   netTest.serial(`${type}: a send to an allowed address arrives; to a blocked one the callback gets EgressBlocked`, async (t) => {
-    const good = await server(t, type, allowed)
-    const sink = await server(t, type, blocked)
+    const good = await closeAfter(t, countingUdpServer(type, allowed))
+    const sink = await closeAfter(t, countingUdpServer(type, blocked))
     activateFor(t, { allow: [allowed] })
     const s = socket(t, type)
     const echo = nextMessage(s)
@@ -90,7 +83,7 @@ for (const type of ['udp4', 'udp6'] as const) {
   })
 
   netTest.serial(`${type}: a blocked send without a callback emits 'error' with EgressBlocked`, async (t) => {
-    const sink = await server(t, type, blocked)
+    const sink = await closeAfter(t, countingUdpServer(type, blocked))
     activateFor(t, { allow: [allowed] })
     const s = socket(t, type)
     const errored = once(s, 'error')
@@ -101,8 +94,8 @@ for (const type of ['udp4', 'udp6'] as const) {
   })
 
   netTest.serial(`${type}: connect() to a blocked address fails with EgressBlocked ('error', or the callback)`, async (t) => {
-    const sink = await server(t, type, blocked)
-    const good = await server(t, type, allowed)
+    const sink = await closeAfter(t, countingUdpServer(type, blocked))
+    const good = await closeAfter(t, countingUdpServer(type, allowed))
     activateFor(t, { allow: [allowed] })
     const s = socket(t, type)
     const errored = once(s, 'error')
@@ -128,8 +121,8 @@ for (const type of ['udp4', 'udp6'] as const) {
   })
 
   netTest.serial(`${type}: send by hostname: an allowed name is resolved and delivered, a blocked one is not even resolved`, async (t) => {
-    const good = await server(t, type, allowed)
-    const sink = await server(t, type, blocked)
+    const good = await closeAfter(t, countingUdpServer(type, allowed))
+    const sink = await closeAfter(t, countingUdpServer(type, blocked))
     activateFor(t, { allow: [allowedName] }) // no IP rule: the send is allowed through the name
     const s = socket(t, type)
     const echo = nextMessage(s)
@@ -142,8 +135,8 @@ for (const type of ['udp4', 'udp6'] as const) {
 }
 
 netTest.serial('udp4: a DNS-only name is resolved when allowed, never queried when blocked', async (t) => {
-  const good = await server(t, 'udp4', ALLOWED_V4)
-  const sink = await server(t, 'udp4', BLOCKED_V4)
+  const good = await closeAfter(t, countingUdpServer('udp4', ALLOWED_V4))
+  const sink = await closeAfter(t, countingUdpServer('udp4', BLOCKED_V4))
   activateFor(t, { allow: ['*.allowed.test'] })
   const s = socket(t, 'udp4')
   const allowedName = uniqueName('allowed.test')
@@ -159,8 +152,8 @@ netTest.serial('udp4: a DNS-only name is resolved when allowed, never queried wh
 })
 
 netTest.serial('udp4: port rules apply to datagrams', async (t) => {
-  const good = await server(t, 'udp4', ALLOWED_V4)
-  const other = await server(t, 'udp4', ALLOWED_V4)
+  const good = await closeAfter(t, countingUdpServer('udp4', ALLOWED_V4))
+  const other = await closeAfter(t, countingUdpServer('udp4', ALLOWED_V4))
   activateFor(t, { allow: [`${ALLOWED_V4}:${good.port}`] })
   const s = socket(t, 'udp4')
   t.is(await sendWithCallback(s, good.port, ALLOWED_V4), null)
@@ -169,7 +162,7 @@ netTest.serial('udp4: port rules apply to datagrams', async (t) => {
 })
 
 netTest.serial("udp4: a connected socket's send(msg, offset, length, cb) is a send to its peer, not to 127.0.0.1", async (t) => {
-  const good = await server(t, 'udp4', ALLOWED_V4)
+  const good = await closeAfter(t, countingUdpServer('udp4', ALLOWED_V4))
   activateFor(t, { allow: [ALLOWED_V4], allowLocalhost: false })
   const s = socket(t, 'udp4')
   await new Promise<void>((resolve) => s.connect(good.port, ALLOWED_V4, resolve))
@@ -184,7 +177,7 @@ netTest.serial("udp4: a connected socket's send(msg, offset, length, cb) is a se
 })
 
 netTest.serial('udp4: with allowLocalhost false, a send with no address (127.0.0.1) is blocked', async (t) => {
-  const local = await server(t, 'udp4', '127.0.0.1')
+  const local = await closeAfter(t, countingUdpServer('udp4', '127.0.0.1'))
   activateFor(t, { allow: [ALLOWED_V4], allowLocalhost: false })
   const s = socket(t, 'udp4')
   const err = await new Promise<Error | null>((resolve) => s.send('ping', local.port, resolve))
@@ -196,8 +189,8 @@ netTest.serial('udp4: with allowLocalhost false, a send with no address (127.0.0
 
 netTest.serial('udp6: a socket created and bound before activate() is still enforced', async (t) => {
   t.true(await early6Ready, 'the early socket bound')
-  const good = await server(t, 'udp6', ALLOWED_V6)
-  const sink = await server(t, 'udp6', BLOCKED_V6)
+  const good = await closeAfter(t, countingUdpServer('udp6', ALLOWED_V6))
+  const sink = await closeAfter(t, countingUdpServer('udp6', BLOCKED_V6))
   activateFor(t, { allow: [ALLOWED_V6] })
 
   // The precondition that makes this test mean something: the early handle still holds the
@@ -224,7 +217,7 @@ netTest.serial('udp6: a socket created and bound before activate() is still enfo
 // ------------------------------------------------------------ log-only
 
 netTest.serial('log-only: a datagram to a blocked address is delivered and reported', async (t) => {
-  const sink = await server(t, 'udp4', BLOCKED_V4)
+  const sink = await closeAfter(t, countingUdpServer('udp4', BLOCKED_V4))
   const seen: Array<[string, number | null, boolean, string]> = []
   activateFor(t, { allow: [], logOnly: true, logger: null, onBlocked: (host, port, info) => seen.push([host, port, info.logOnly, info.kind]) })
   const s = socket(t, 'udp4')

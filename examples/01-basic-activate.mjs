@@ -6,7 +6,8 @@
 // "tracker" (somewhere a compromised dependency would like to send data). Loopback is
 // allowed by default, so the examples pass `allowLocalhost: false` and allow the api's
 // port explicitly: that makes localhost behave like any other host.
-import { activate, deactivate, EgressBlocked } from 'tethered'
+import { activate, deactivate } from 'tethered'
+import { tryFetch } from './_support/try-fetch.mjs'
 import { startServer } from './_support/local-server.mjs'
 
 const api = await startServer('api')
@@ -14,18 +15,6 @@ const tracker = await startServer('tracker')
 
 // Call this as early as possible, before the app and its dependencies start connecting.
 activate({ allow: [`localhost:${api.port}`], allowLocalhost: false })
-
-/** fetch() a URL and print whether tethered let it through. */
-async function tryFetch(label, url) {
-  try {
-    const res = await fetch(url)
-    console.log(`${label}: allowed (HTTP ${res.status}, "${await res.text()}")`)
-  } catch (err) {
-    // fetch() rejects with TypeError('fetch failed'); the EgressBlocked is its cause.
-    if (!(err.cause instanceof EgressBlocked)) throw err
-    console.log(`${label}: blocked — ${err.cause.message}`)
-  }
-}
 
 await tryFetch('api', api.url) // matches localhost:<api port>
 

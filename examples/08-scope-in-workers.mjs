@@ -6,19 +6,9 @@
 // (The Python original scopes thread-pool functions; Node's threads are worker_threads.)
 // This file is both the main script and the worker script (see isMainThread).
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
-import { activate, deactivate, EgressBlocked, scope } from 'tethered'
+import { activate, deactivate, scope } from 'tethered'
+import { fetchOutcome } from './_support/try-fetch.mjs'
 import { startServer } from './_support/local-server.mjs'
-
-/** fetch() a URL; returns a line saying whether tethered let it through. */
-async function tryFetch(label, url) {
-  try {
-    const res = await fetch(url)
-    return `${label}: allowed (HTTP ${res.status}, "${await res.text()}")`
-  } catch (err) {
-    if (!(err.cause instanceof EgressBlocked)) throw err
-    return `${label}: blocked — ${err.cause.message}`
-  }
-}
 
 if (isMainThread) {
   const api = await startServer('api')
@@ -55,9 +45,9 @@ if (isMainThread) {
 } else {
   const { name, urls, scopeInside } = workerData
   const job = async () => [
-    await tryFetch(`${name}, api`, urls.api),
-    await tryFetch(`${name}, partner`, urls.partner),
-    await tryFetch(`${name}, tracker`, urls.tracker),
+    await fetchOutcome(`${name}, api`, urls.api),
+    await fetchOutcome(`${name}, partner`, urls.partner),
+    await fetchOutcome(`${name}, tracker`, urls.tracker),
   ]
   const lines = scopeInside
     ? await scope({ allow: [new URL(urls.partner).host], allowLocalhost: false, label: 'partner-job' }, job)

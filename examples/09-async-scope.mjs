@@ -5,22 +5,12 @@
 //
 // No activate() here; add one as a process-wide ceiling and the scopes narrow it further.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { EgressBlocked, scope } from 'tethered'
+import { scope } from 'tethered'
+import { fetchOutcome } from './_support/try-fetch.mjs'
 import { startServer } from './_support/local-server.mjs'
 
 const api = await startServer('api')
 const tracker = await startServer('tracker')
-
-/** fetch() a URL; returns a line saying whether tethered let it through. */
-async function tryFetch(label, url) {
-  try {
-    const res = await fetch(url)
-    return `${label}: allowed (HTTP ${res.status}, "${await res.text()}")`
-  } catch (err) {
-    if (!(err.cause instanceof EgressBlocked)) throw err
-    return `${label}: blocked — ${err.cause.message}`
-  }
-}
 
 // Loopback is allowed by default; allowLocalhost: false makes the ports matter.
 const apiOnly = scope({ allow: [`localhost:${api.port}`], allowLocalhost: false, label: 'api-only' })
@@ -30,7 +20,7 @@ const apiOnly = scope({ allow: [`localhost:${api.port}`], allowLocalhost: false,
 const syncAccount = apiOnly.wrap(async (name, url) => {
   await sleep(10)
   return new Promise((resolve) => {
-    setTimeout(() => resolve(tryFetch(`wrapped async fn, ${name}`, url)), 10)
+    setTimeout(() => resolve(fetchOutcome(`wrapped async fn, ${name}`, url)), 10)
   })
 })
 console.log(await syncAccount('api', api.url))
@@ -41,11 +31,11 @@ console.log(await syncAccount('tracker', tracker.url))
 const [scopedLine, unscopedLine] = await Promise.all([
   apiOnly.run(async () => {
     await sleep(20)
-    return tryFetch('concurrent, in scope, tracker', tracker.url)
+    return fetchOutcome('concurrent, in scope, tracker', tracker.url)
   }),
   (async () => {
     await sleep(20)
-    return tryFetch('concurrent, no scope, tracker', tracker.url)
+    return fetchOutcome('concurrent, no scope, tracker', tracker.url)
   })(),
 ])
 console.log(scopedLine)
@@ -53,7 +43,7 @@ console.log(unscopedLine)
 
 // 3. Everything started in the scope is covered, Promise.all fan-out included.
 const lines = await scope({ allow: [`localhost:${api.port}`], allowLocalhost: false, label: 'fan-out' }, () =>
-  Promise.all([tryFetch('fan-out, api', api.url), tryFetch('fan-out, tracker', tracker.url)]),
+  Promise.all([fetchOutcome('fan-out, api', api.url), fetchOutcome('fan-out, tracker', tracker.url)]),
 )
 lines.forEach((line) => console.log(line))
 

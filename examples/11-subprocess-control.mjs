@@ -7,34 +7,16 @@
 // that start node) starts with the parent's policy: tethered passes it through NODE_OPTIONS
 // and an environment payload, even when the caller sets its own `env`. The child does not
 // import tethered itself.
-import { execFile, execFileSync, execSync } from 'node:child_process'
-import { promisify } from 'node:util'
+import { execFileSync, execSync } from 'node:child_process'
 import { activate, deactivate, SubprocessBlocked } from 'tethered'
+import { runFetchingChild } from './_support/fetching-child.mjs'
 import { startServer } from './_support/local-server.mjs'
 
 const api = await startServer('api')
 const tracker = await startServer('tracker')
 
-// The child's script: fetch each URL given as `name=url` and report. It recognizes a block
-// by the error code, since it does not import tethered.
-const CHILD = `
-for (const arg of process.argv.slice(1)) {
-  const [name, url] = arg.split('=')
-  try {
-    const res = await fetch(url)
-    console.log('  child: ' + name + ' allowed (HTTP ' + res.status + ')')
-  } catch (err) {
-    if (err.cause?.code !== 'ERR_TETHERED_EGRESS_BLOCKED') throw err
-    console.log('  child: ' + name + ' blocked — ' + err.cause.message)
-  }
-}`
-
-/** Runs the child script with node (asynchronously) and prints its output. */
-async function runNodeChild() {
-  const args = ['--input-type=module', '-e', CHILD, `api=${api.url}`, `tracker=${tracker.url}`]
-  const { stdout } = await promisify(execFile)(process.execPath, args)
-  process.stdout.write(stdout)
-}
+/** The child fetches both servers and prints what happened. */
+const runNodeChild = () => runFetchingChild({ api: api.url, tracker: tracker.url })
 
 /** Runs a launch and prints whether tethered refused it. */
 function tryLaunch(label, launch) {

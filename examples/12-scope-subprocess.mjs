@@ -2,34 +2,15 @@
 // parent's effective policy at the launch site (global ∩ every active scope).
 //
 // Run: node examples/12-scope-subprocess.mjs
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { activate, deactivate, scope } from 'tethered'
+import { runFetchingChild } from './_support/fetching-child.mjs'
 import { startServer } from './_support/local-server.mjs'
 
 const api = await startServer('api')
 const partner = await startServer('partner')
 
-// The child's script: fetch each URL given as `name=url` and report. It recognizes a block
-// by the error code, since it does not import tethered.
-const CHILD = `
-for (const arg of process.argv.slice(1)) {
-  const [name, url] = arg.split('=')
-  try {
-    const res = await fetch(url)
-    console.log('  child: ' + name + ' allowed (HTTP ' + res.status + ')')
-  } catch (err) {
-    if (err.cause?.code !== 'ERR_TETHERED_EGRESS_BLOCKED') throw err
-    console.log('  child: ' + name + ' blocked — ' + err.cause.message)
-  }
-}`
-
-/** Runs the child script with node (asynchronously) and prints its output. */
-async function runNodeChild() {
-  const args = ['--input-type=module', '-e', CHILD, `api=${api.url}`, `partner=${partner.url}`]
-  const { stdout } = await promisify(execFile)(process.execPath, args)
-  process.stdout.write(stdout)
-}
+/** The child fetches both servers and prints what happened. */
+const runNodeChild = () => runFetchingChild({ api: api.url, partner: partner.url })
 
 // The process may reach the api and the partner. (Loopback is allowed by default;
 // allowLocalhost: false makes the ports matter.)

@@ -143,6 +143,13 @@ export interface CountingServer {
   close(): Promise<void>;
 }
 
+/** Awaits a counting server and closes it when the test ends. */
+export async function closeAfter(t: { teardown(fn: () => Promise<void>): void }, start: Promise<CountingServer>): Promise<CountingServer> {
+  const s = await start;
+  t.teardown(() => s.close());
+  return s;
+}
+
 type Counters = Pick<CountingServer, 'connections' | 'requests' | 'messages'>;
 
 /** Listen on host:port, count and track accepted sockets so close() never hangs on keep-alive. */
