@@ -9,12 +9,6 @@ pub const IP_CACHE_CAPACITY: usize = 4096;
 
 pub struct IpHostCache {
     entries: LruCache<String, String>,
-    /// The last answer `record_answer` stored, and whether the cache changed in any other way
-    /// since (an insert, a lookup that reordered it, a clear): while it did not, recording the
-    /// same answer again would leave the cache exactly as it is, so it is skipped.
-    last_host: String,
-    last_ips: Vec<String>,
-    touched: bool,
 }
 
 impl Default for IpHostCache {
@@ -28,45 +22,12 @@ impl IpHostCache {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Self {
             entries: LruCache::new(capacity),
-            last_host: String::new(),
-            last_ips: Vec::new(),
-            touched: true,
         }
-    }
-
-    /// Records one lookup's answer: each of `ips` mapped to `host`, in order (the last one
-    /// ends up most recently used). A repeat of the previous answer with nothing else in
-    /// between costs two string comparisons: busy clients resolve the same names over and over.
-    pub fn record_answer(&mut self, host: &str, ips: &[&str]) {
-        let repeat = !self.touched
-            && self.last_host == host
-            && self.last_ips.len() == ips.len()
-            && self.last_ips.iter().zip(ips).all(|(a, b)| a == b);
-        if repeat {
-            return;
-        }
-        for ip in ips {
-            self.put(ip, host);
-        }
-        host.clone_into(&mut self.last_host);
-        self.last_ips.truncate(ips.len());
-        for (i, ip) in ips.iter().enumerate() {
-            match self.last_ips.get_mut(i) {
-                Some(kept) => (*ip).clone_into(kept),
-                None => self.last_ips.push((*ip).to_string()),
-            }
-        }
-        self.touched = false;
     }
 
     /// Maps `ip` to `host`, overwriting (refreshing) an existing entry and evicting the least
     /// recently used one when full. The last hostname resolved to a shared IP wins.
     pub fn insert(&mut self, ip: &str, host: &str) {
-        self.touched = true;
-        self.put(ip, host);
-    }
-
-    fn put(&mut self, ip: &str, host: &str) {
         match self.entries.get_mut(ip) {
             Some(existing) => {
                 if existing != host {
@@ -81,13 +42,10 @@ impl IpHostCache {
 
     /// The hostname `ip` was resolved from, marking the entry as recently used.
     pub fn lookup(&mut self, ip: &str) -> Option<&str> {
-        let found = self.entries.get(ip).map(String::as_str);
-        self.touched |= found.is_some();
-        found
+        self.entries.get(ip).map(String::as_str)
     }
 
     pub fn clear(&mut self) {
-        self.touched = true;
         self.entries.clear();
     }
 
@@ -103,30 +61,6 @@ impl IpHostCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_repeated_answer_leaves_the_cache_as_recording_it_again_would() {
-        let mut cache = IpHostCache::with_capacity(3);
-        cache.record_answer("a.test", &["192.0.2.1", "192.0.2.2"]);
-        cache.record_answer("a.test", &["192.0.2.1", "192.0.2.2"]); // skipped: nothing changed
-        assert_eq!(cache.len(), 2);
-        // A lookup reorders the cache: the same answer must be recorded again (refreshing it).
-        assert_eq!(cache.lookup("192.0.2.1"), Some("a.test"));
-        cache.record_answer("a.test", &["192.0.2.1", "192.0.2.2"]);
-        cache.insert("192.0.2.3", "c.test");
-        cache.insert("192.0.2.4", "d.test"); // evicts the least recently used: 192.0.2.1
-        assert_eq!(cache.lookup("192.0.2.1"), None);
-        assert_eq!(cache.lookup("192.0.2.2"), Some("a.test"));
-        // Another host for the same addresses, then the first again: each one is recorded.
-        cache.record_answer("b.test", &["192.0.2.2"]);
-        assert_eq!(cache.lookup("192.0.2.2"), Some("b.test"));
-        cache.record_answer("a.test", &["192.0.2.2"]);
-        assert_eq!(cache.lookup("192.0.2.2"), Some("a.test"));
-        // A clear forgets the last answer too.
-        cache.clear();
-        cache.record_answer("a.test", &["192.0.2.2"]);
-        assert_eq!(cache.lookup("192.0.2.2"), Some("a.test"));
-    }
 
     #[test]
     fn refreshes_and_evicts_least_recently_used() {

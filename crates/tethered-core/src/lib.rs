@@ -20,7 +20,7 @@ mod wildcard;
 pub use cache::{IP_CACHE_CAPACITY, IpHostCache};
 pub use fnmatch::Pattern;
 pub use ip::{parse_ip, parse_network};
-pub use memo::{DecisionMemo, MEMO_HOST_MAX};
+pub use memo::DecisionMemo;
 pub use normalize::{has_invalid_chars, is_localhost, normalize_host};
 pub use overlap::{Overlap, scope_rule_overlap};
 pub use policy::Policy;

@@ -1,9 +1,7 @@
 //! A small direct-mapped memo of recent "allowed" decisions, one per thread.
 //!
-//! On a busy connection path the decision itself is a handful of hash probes, but each probe
-//! touches rule tables that the rest of the request has pushed out of the CPU caches: measured
-//! in a real HTTP client, one decision costs several times what it costs in a tight loop. The
-//! memo answers a repeated target from one compact array instead.
+//! A decision is a handful of hash probes into the rule tables; a repeated target (a busy
+//! client talks to few hosts) is answered from one compact array instead.
 //!
 //! Only what cannot go stale is stored: decisions that allowed, keyed by everything they
 //! depend on — the host, the port, the scope chain and the policy epoch (bumped whenever the
@@ -11,7 +9,7 @@
 //! IP -> hostname cache, which changes on every lookup.
 
 /// Hosts longer than this are decided every time (real hostnames are far shorter).
-pub const MEMO_HOST_MAX: usize = 62;
+const MEMO_HOST_MAX: usize = 62;
 const SLOTS: usize = 64;
 
 #[derive(Clone, Copy)]
@@ -52,7 +50,8 @@ fn slot_of(host: &[u8], port: i32, chain: u64) -> usize {
     }
     h ^= u64::from(port as u32) ^ chain.rotate_left(32);
     h = h.wrapping_mul(0x0100_0000_01b3);
-    (h >> 58) as usize % SLOTS
+    // The top 6 bits: one of the 64 slots.
+    (h >> 58) as usize
 }
 
 impl DecisionMemo {

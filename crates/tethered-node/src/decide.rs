@@ -24,25 +24,21 @@ thread_local! {
     static MEMO: RefCell<DecisionMemo> = RefCell::new(DecisionMemo::default());
 }
 
-/// A scope chain as the fast checker holds it: its policies and its id.
-pub(crate) struct ChainRef {
-    pub policies: Option<Arc<[Arc<Policy>]>>,
-    pub id: u64,
-}
-
 /// The scope stack of one async context: compiled policies, outermost first. Immutable; entering
-/// a scope makes a new chain that shares the parent's policies.
+/// a scope makes a new chain that shares the parent's policies. The fast checker holds a clone.
 #[napi]
+#[derive(Clone)]
 pub struct ScopeChain {
     pub(crate) policies: Arc<[Arc<Policy>]>,
     pub(crate) id: u64,
 }
 
 impl ScopeChain {
-    pub(crate) fn to_ref(&self) -> ChainRef {
-        ChainRef {
-            policies: Some(self.policies.clone()),
-            id: self.id,
+    /// No scopes: what the fast checker of code outside any scope() holds.
+    pub(crate) fn unscoped() -> Self {
+        ScopeChain {
+            policies: Arc::from([]),
+            id: 0,
         }
     }
 }
@@ -86,18 +82,18 @@ pub const REPORTED_BY_GLOBAL: i32 = -2;
 
 /// The enforcement decision behind the fast chain checkers (see `raw.rs`), answered from this
 /// thread's memo when the same target was allowed under the same policies just before.
-pub(crate) fn decide(host: &str, port: i32, chain: &ChainRef, first_scope: i32) -> Result<i32> {
+pub(crate) fn decide(host: &str, port: i32, chain: &ScopeChain, first_scope: i32) -> Result<i32> {
     if crate::lock::TAMPERED.load(Ordering::SeqCst) {
         return Ok(BLOCKED_BY_GLOBAL);
     }
     if first_scope >= 0 {
-        return decide_fully(host, port, chain.policies.as_deref(), first_scope).map(|(v, _)| v);
+        return decide_fully(host, port, &chain.policies, first_scope).map(|(v, _)| v);
     }
     let epoch = POLICY_EPOCH.load(Ordering::SeqCst);
     if MEMO.with(|m| m.borrow().allowed(epoch, chain.id, host, port)) {
         return Ok(ALLOWED);
     }
-    let (verdict, memoizable) = decide_fully(host, port, chain.policies.as_deref(), first_scope)?;
+    let (verdict, memoizable) = decide_fully(host, port, &chain.policies, first_scope)?;
     if verdict == ALLOWED && memoizable {
         MEMO.with(|m| m.borrow_mut().remember(epoch, chain.id, host, port));
     }
@@ -110,7 +106,7 @@ pub(crate) fn decide(host: &str, port: i32, chain: &ChainRef, first_scope: i32) 
 fn decide_fully(
     host: &str,
     port: i32,
-    scopes: Option<&[Arc<Policy>]>,
+    chain: &[Arc<Policy>],
     first_scope: i32,
 ) -> Result<(i32, bool)> {
     let port = port_arg(port);
@@ -123,14 +119,17 @@ fn decide_fully(
     {
         return Ok((ALLOWED, true));
     }
-    // The cache stays locked for the rest of the decision (a few hash probes): the name it
-    // holds is read in place, with no copy on the connect path.
-    let mut cache = None;
-    if port.is_some() && parse_ip(host).is_some() {
-        cache = Some(CACHE.lock().map_err(|_| poisoned())?);
-    }
-    let resolved: Option<&str> = cache.as_mut().and_then(|c| c.lookup(host));
-    let check_host: &str = resolved.unwrap_or(&normalized);
+    // Copied out, so the cache is not locked while the rules are matched (other threads).
+    let resolved = if port.is_some() && parse_ip(host).is_some() {
+        CACHE
+            .lock()
+            .map_err(|_| poisoned())?
+            .lookup(host)
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let check_host: &str = resolved.as_deref().unwrap_or(&normalized);
     if first_scope < 0
         && let Some(g) = &global
     {
@@ -146,9 +145,6 @@ fn decide_fully(
         }
     }
     let memoizable = resolved.is_none();
-    let Some(chain) = scopes else {
-        return Ok((ALLOWED, memoizable));
-    };
     let start = usize::try_from(first_scope).unwrap_or(0);
     let rest = chain.get(start..).unwrap_or_default();
     if let Some(offset) = rest

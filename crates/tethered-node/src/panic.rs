@@ -6,13 +6,16 @@
 use napi::{Error, Result, Status};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+/// What JS sees when a panic was contained (here and in the raw callbacks of `raw.rs`).
+pub(crate) const PANIC_MESSAGE: &str =
+    "tethered: internal error in the native engine (a Rust panic was contained)";
+
 pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(_) => Err(Error::new(
             Status::GenericFailure,
-            "tethered: internal error in the native engine (a Rust panic was contained)"
-                .to_string(),
+            PANIC_MESSAGE.to_string(),
         )),
     }
 }

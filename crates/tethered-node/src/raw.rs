@@ -18,7 +18,7 @@ use std::ptr;
 use std::sync::Arc;
 use tethered_core::Policy;
 
-use crate::decide::{ChainRef, ScopeChain, decide};
+use crate::decide::{ScopeChain, decide};
 use crate::policy::{CompiledPolicy, port_arg};
 
 /// A JS value made here, handed back to napi-rs as is.
@@ -32,9 +32,6 @@ impl ToNapiValue for RawValue {
 
 /// Hostnames are at most 253 bytes: one stack buffer covers them, longer strings use the heap.
 const STACK: usize = 256;
-
-/// Addresses of one answer recorded from stack buffers (getaddrinfo rarely returns more).
-const RECORD_INLINE: usize = 8;
 
 /// Reads a JS string argument. None when the value is not a string.
 unsafe fn read_string<'b>(
@@ -140,13 +137,7 @@ unsafe fn args<T>(
 unsafe fn contained(env: sys::napi_env, body: impl FnOnce() -> sys::napi_value) -> sys::napi_value {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(value) => value,
-        Err(_) => unsafe {
-            throw(
-                env,
-                false,
-                "tethered: internal error in the native engine (a Rust panic was contained)",
-            )
-        },
+        Err(_) => unsafe { throw(env, false, crate::panic::PANIC_MESSAGE) },
     }
 }
 
@@ -198,10 +189,10 @@ unsafe extern "C" fn check_callback(
 ) -> sys::napi_value {
     unsafe {
         contained(env, || {
-            let Some((argv, argc, chain)) = args::<ChainRef>(env, info) else {
+            let Some((argv, argc, chain)) = args::<ScopeChain>(env, info) else {
                 return throw(env, false, "tethered: bad call");
             };
-            let chain: &ChainRef = &*chain;
+            let chain: &ScopeChain = &*chain;
             let mut host_buf = [0u8; STACK];
             let Some(host) = read_string(env, argv[0], &mut host_buf) else {
                 return throw(env, true, "host must be a string");
@@ -285,13 +276,7 @@ pub fn chain_checker(env: Env, chain: Option<&ScopeChain>) -> Result<RawValue> {
             &env,
             "check",
             Some(check_callback),
-            chain.map_or(
-                ChainRef {
-                    policies: None,
-                    id: 0,
-                },
-                ScopeChain::to_ref,
-            ),
+            chain.map_or_else(ScopeChain::unscoped, ScopeChain::clone),
         )
     })
 }
@@ -318,51 +303,17 @@ unsafe extern "C" fn record_callback(
                 return throw(env, true, "addresses must be an array");
             }
             let name = tethered_core::normalize_host(&host);
-            // Up to RECORD_INLINE addresses are read into stack buffers and recorded as one
-            // answer; a longer answer (rare) is recorded address by address.
-            let count = length.min(64) as usize;
-            let mut bufs = [[0u8; STACK]; RECORD_INLINE];
-            let mut texts: [&str; RECORD_INLINE] = [""; RECORD_INLINE];
-            let mut inline = 0usize;
-            let mut overflow: Vec<String> = Vec::new();
-            for (i, buf) in (0..count).zip(
-                bufs.iter_mut()
-                    .map(Some)
-                    .chain(std::iter::repeat_with(|| None)),
-            ) {
-                let mut element = ptr::null_mut();
-                if sys::napi_get_element(env, argv[1], i as u32, &mut element)
-                    != sys::Status::napi_ok
-                {
-                    continue;
-                }
-                match buf {
-                    Some(buf) => {
-                        if let Some(Cow::Borrowed(ip)) = read_string(env, element, buf) {
-                            texts[inline] = ip;
-                            inline += 1;
-                        }
-                    }
-                    None => {
-                        let mut spill = [0u8; STACK];
-                        if let Some(ip) = read_string(env, element, &mut spill) {
-                            overflow.push(ip.into_owned());
-                        }
-                    }
-                }
-            }
             let Ok(mut cache) = crate::state::CACHE.lock() else {
                 return throw(env, false, "tethered: internal state lock poisoned");
             };
-            if overflow.is_empty() {
-                cache.record_answer(&name, &texts[..inline]);
-            } else {
-                for ip in texts[..inline]
-                    .iter()
-                    .copied()
-                    .chain(overflow.iter().map(String::as_str))
-                {
-                    cache.insert(ip, &name);
+            for i in 0..length.min(64) {
+                let mut element = ptr::null_mut();
+                if sys::napi_get_element(env, argv[1], i, &mut element) != sys::Status::napi_ok {
+                    continue;
+                }
+                let mut ip_buf = [0u8; STACK];
+                if let Some(ip) = read_string(env, element, &mut ip_buf) {
+                    cache.insert(&ip, &name);
                 }
             }
             ptr::null_mut()
