@@ -1,6 +1,8 @@
 // http, https (test-time self-signed cert via `ca`) and http2 (h2c and TLS): an allowed host
 // answers, a blocked hostname or IP fails on the request's / session's 'error' with
 // EgressBlocked, and the blocked server never sees a connection or a request.
+import dc from 'node:diagnostics_channel'
+import { native } from '../dist/native.js'
 import {
   ALLOWED_V4,
   BLOCKED_V4,
@@ -68,6 +70,32 @@ for (const c of cases) {
     t.is(sink.requests, 0)
   })
 }
+
+netTest.serial('http.get by name is decided once: the connect, the lookup and the dial Node makes for it are handed off', async (t) => {
+  const srv = await countingHttpServer(ALLOWED_V4)
+  t.teardown(() => srv.close())
+  activateFor(t, { allow: ALLOW })
+  const decided: string[] = []
+  const real = native.checkEgress
+  native.checkEgress = (host, port, check, first) => {
+    decided.push(`${host}:${port}`)
+    return real(host, port, check, first)
+  }
+  t.teardown(() => {
+    native.checkEgress = real
+  })
+  const name = uniqueName('allowed.test')
+  t.deepEqual(await httpGet(`${origin('http', name, srv.port)}/`, { agent: false }), { status: 200, body: 'ok' })
+  t.deepEqual(decided, [`${name}:${srv.port}`])
+  // A tethered:allowed subscriber sees every decision: then nothing is handed off.
+  decided.length = 0
+  const listener = (): void => {}
+  dc.subscribe('tethered:allowed', listener)
+  t.teardown(() => dc.unsubscribe('tethered:allowed', listener))
+  const again = uniqueName('allowed.test')
+  t.deepEqual(await httpGet(`${origin('http', again, srv.port)}/`, { agent: false }), { status: 200, body: 'ok' })
+  t.deepEqual(decided, [`${again}:${srv.port}`, `${again}:${srv.port}`, `${again}:-1`, `${ALLOWED_V4}:${srv.port}`])
+})
 
 /** An http `lookup` option answering `answers` (a list when net asks for all), counting calls. */
 function fixedLookup(answers: { address: string; family: number }[]): { lookup: never; calls: () => number } {

@@ -86,13 +86,15 @@ netTest.serial("net: a socket's handle cannot dial elsewhere on the verdict of t
   const socket = net.connect({ host: OTHER_V4, port: echo.port })
   const failed = new Promise<Error>((resolve) => socket.once('error', resolve))
   const handle = (socket as unknown as { _handle: { connect(req: object, address: string, port: number): number } })._handle
-  const { TCPConnectWrap } = (process as unknown as { binding(name: string): { TCPConnectWrap: new () => { oncomplete?: () => void } } }).binding('tcp_wrap')
+  const { TCPConnectWrap } = (process as unknown as { binding(name: string): { TCPConnectWrap: new () => { oncomplete?: (status: number) => void } } }).binding('tcp_wrap')
   const req = new TCPConnectWrap()
-  req.oncomplete = () => {}
+  const completions: number[] = []
+  req.oncomplete = (status: number) => completions.push(status)
   handle.connect(req, BLOCKED_V4, sink.port)
   const err = await failed
   t.is((err as { code?: string }).code, 'ERR_TETHERED_EGRESS_BLOCKED')
   await new Promise((resolve) => setTimeout(resolve, 100))
+  t.false(completions.includes(0), `the handle's own dial must not succeed: ${JSON.stringify(completions)}`)
   t.is(sink.connections, 0)
 })
 

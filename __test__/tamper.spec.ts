@@ -108,6 +108,7 @@ interface Outcome {
 /** Each outcome threw TetheredLocked (ERR_TETHERED_LOCKED). */
 function assertAllLocked(t: ExecutionContext, outcomes: Record<string, Outcome> | undefined, what: string): void {
   t.truthy(outcomes, what)
+  t.true(Object.keys(outcomes ?? {}).length > 0, `${what}: no attempt was made`)
   for (const [name, outcome] of Object.entries(outcomes ?? {})) {
     t.like(outcome, { threw: true, code: 'ERR_TETHERED_LOCKED' }, `${what}: ${name} ${JSON.stringify(outcome)}`)
   }
@@ -325,6 +326,9 @@ netTest('async_hooks cannot reach the recording of a lookup (init/before hooks, 
   assertContained(t, run)
   const d = run.report?.details
   t.true((d?.requestsSeen as number) >= 2, dump(run))
+  t.true((d?.initSeen as number) >= 1, `the init hook saw the lookup's request\n${dump(run)}`)
+  t.true((d?.forgedCalls as number) >= 1, `forged completions were attempted\n${dump(run)}`)
+  t.deepEqual(d?.privateSeen, [], `no hook or API handed out tethered's private request\n${dump(run)}`)
   t.like(d?.asyncWrapBinding, { threw: true }, dump(run))
   t.is(d?.afterPoison, 'blocked', dump(run))
 })

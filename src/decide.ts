@@ -7,7 +7,8 @@ import { log } from './logger'
 import { allowedChannel, publishAllowed } from './observe'
 import { type ChainCheck, native } from './native'
 import { ArrayPush } from './primordials'
-import { type BlockInfo, reportBlock } from './report'
+import type { OnBlocked } from './activate'
+import { reportBlock } from './report'
 import { currentFrame, type ScopeFrame } from './scope-context'
 import { state } from './state'
 
@@ -18,7 +19,6 @@ export function reportEverything(): void {
   recording = true
 }
 
-type OnBlocked = ((host: string, port: number | null, info: BlockInfo) => void) | null
 
 const REPORTED_BY_GLOBAL = -2
 
@@ -83,14 +83,14 @@ export function allowedUnobserved(): boolean {
  *
  * `reportLogOnly` false: a would-be block in log-only mode is not reported here, because a
  * later check on the same path (the socket's connect) reports it; real blocks always are.
+ * `frame`: the caller's scope frame, when it has just read it.
  */
-export function check(kind: EgressKind, host: string, port: number, reportLogOnly = true): EgressBlocked | null {
+export function check(kind: EgressKind, host: string, port: number, reportLogOnly = true, frame: ScopeFrame | undefined = currentFrame()): EgressBlocked | null {
   outright = false
   reportLogOnly ||= recording
   if (!verifyIntegrity()) {
     return new EgressBlocked(host, port < 0 ? null : port, { kind })
   }
-  const frame = currentFrame()
   let first = -1
   // Log-only reports held back for a later check on the same path; reported after all if this
   // check ends in a real block (then there is no later check).
@@ -115,7 +115,7 @@ export function check(kind: EgressKind, host: string, port: number, reportLogOnl
     const initiator = silent ? null : findInitiator()
     let error: EgressBlocked
     let logOnly: boolean
-    let onBlocked: OnBlocked
+    let onBlocked: OnBlocked | null
     if (verdict < 0) {
       error = new EgressBlocked(host, portOrNull, { resolvedFrom, kind, initiator })
       logOnly = verdict === REPORTED_BY_GLOBAL

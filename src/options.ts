@@ -12,7 +12,7 @@ export function rejectUnknownKeys(options: Record<string, unknown>, known: Set<s
   }
 }
 
-export function validateCallback(value: unknown, name: string): OnBlocked | null {
+function validateCallback(value: unknown, name: string): OnBlocked | null {
   if (value === undefined || value === null) return null
   if (typeof value !== 'function') throw invalidArgType(`${name} must be a function or null, got ${describe(value)}`)
   return value as OnBlocked

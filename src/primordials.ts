@@ -3,6 +3,7 @@
 // process.nextTick, ...): a replaced built-in must never change a decision or its delivery.
 
 export const ReflectApply = Reflect.apply
+export const ReflectConstruct = Reflect.construct
 export const ArrayIsArray = Array.isArray
 export const ObjectDefineProperty = Object.defineProperty
 const ObjectGetOwnPropertySymbols = Object.getOwnPropertySymbols

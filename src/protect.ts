@@ -3,7 +3,7 @@
 // locked they become non-configurable accessors: assignment, delete and defineProperty fail or
 // have no effect, yet Node's own per-instance copies (udp6 handles do `handle.send =
 // handle.send6`) still work. Each locked decision re-checks that every shim is still in place.
-import { ObjectDefineProperty, ReflectApply } from './primordials'
+import { ArrayPush, ObjectDefineProperty } from './primordials'
 
 interface Patched {
   readonly holder: object
@@ -12,10 +12,9 @@ interface Patched {
 }
 
 const patched: Patched[] = []
-const arrayPush = Array.prototype.push
 
 export function registerPatch(holder: object, key: PropertyKey, value: unknown): void {
-  ReflectApply(arrayPush, patched, [{ holder, key, value }])
+  ArrayPush(patched, { holder, key, value })
 }
 
 /** Makes one registered property immovable. */
@@ -58,7 +57,7 @@ const extraChecks: Array<() => boolean> = []
 
 /** Adds a condition the integrity check verifies (e.g. a diagnostics subscription still there). */
 export function registerIntegrityCheck(check: () => boolean): void {
-  ReflectApply(arrayPush, extraChecks, [check])
+  ArrayPush(extraChecks, check)
 }
 
 /** True while every registered shim is still the value tethered installed. */

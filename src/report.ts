@@ -1,5 +1,6 @@
 // Reporting a block: the log line and the onBlocked callback. A callback that throws is
 // logged and never breaks the connection path.
+import type { OnBlocked } from './activate'
 import { type EgressBlocked, type EgressKind, displayTarget } from './egress-blocked'
 import { log } from './logger'
 import { blockedChannel } from './observe'
@@ -14,11 +15,10 @@ export interface BlockInfo {
   readonly error: EgressBlocked
 }
 
-type OnBlocked = ((host: string, port: number | null, info: BlockInfo) => void) | null
 
 const VERB: Record<EgressKind, string> = { dns: 'lookup of', tcp: 'connection to', udp: 'datagram to', request: 'request to' }
 
-export function reportBlock(error: EgressBlocked, logOnly: boolean, onBlocked: OnBlocked): void {
+export function reportBlock(error: EgressBlocked, logOnly: boolean, onBlocked: OnBlocked | null): void {
   const where = displayTarget(error.host, error.port)
   const from = error.resolvedFrom && error.resolvedFrom !== error.host ? ` (resolved from ${error.resolvedFrom})` : ''
   const by = error.scopeLabel ? ` by ${error.scopeLabel}` : ''

@@ -22,7 +22,7 @@ export interface ScopeFrame {
   readonly entries: readonly ScopeEntry[]
 }
 
-export const scopeStorage = new AsyncLocalStorage<ScopeFrame>()
+const scopeStorage = new AsyncLocalStorage<ScopeFrame>()
 
 // Captured at load: replacing AsyncLocalStorage.prototype.getStore/run later must not let code
 // step out of its scope.

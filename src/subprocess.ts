@@ -154,7 +154,6 @@ interface SpawnOptions {
   envPairs?: unknown
 }
 
-/** Checks and rewrites the normalized options every child_process launch ends up with. */
 /** PATH as the child will see it (npm puts node_modules/.bin there for its scripts). */
 function pathOf(envPairs: unknown): string | undefined {
   if (!Array.isArray(envPairs)) return process.env.PATH
@@ -164,6 +163,7 @@ function pathOf(envPairs: unknown): string | undefined {
   return undefined
 }
 
+/** Checks and rewrites the normalized options every child_process launch ends up with. */
 function prepare(options: SpawnOptions | undefined): void {
   if (!options || typeof options !== 'object' || typeof options.file !== 'string') return
   if (!native.globalSettings() && !currentPayload()) return

@@ -4,6 +4,7 @@
 // payload (scopes active at the launch site) to the worker's environment data and env
 // (covers `env: {}` and `env: SHARE_ENV`).
 import workerThreads from 'node:worker_threads'
+import { ReflectConstruct } from './primordials'
 import { lockIfLocked, registerPatch } from './protect'
 import { PAYLOAD_VAR, WORKER_PAYLOAD_KEY, currentPayload } from './payload'
 import { RECORD_VAR } from './recorder'
@@ -18,12 +19,11 @@ function hasPreload(execArgv: readonly string[]): boolean {
   return execArgv.some((arg, i) => arg.includes(REGISTER_PATH) && (i === 0 || execArgv[i - 1] === '--require' || arg.startsWith('--require')))
 }
 
-export function workerOptions(options: WorkerOptions | undefined): WorkerOptions {
+export function workerOptions(options: WorkerOptions | undefined, payload: ReturnType<typeof currentPayload>): WorkerOptions {
   const opts: NonNullable<WorkerOptions> = { ...(options ?? {}) }
   const execArgv = [...(opts.execArgv ?? process.execArgv)]
   if (!hasPreload(execArgv)) execArgv.unshift('--require', REGISTER_PATH)
   opts.execArgv = execArgv
-  const payload = currentPayload()
   if (opts.env !== workerThreads.SHARE_ENV) {
     const env: Record<string, string | undefined> = { ...((opts.env as Record<string, string | undefined> | undefined) ?? process.env) }
     env.NODE_OPTIONS = withPreload(env.NODE_OPTIONS)
@@ -37,8 +37,6 @@ export function workerOptions(options: WorkerOptions | undefined): WorkerOptions
 
 let installed = false
 
-const ReflectConstruct = Reflect.construct
-
 export function installWorkers(): void {
   if (installed) return
   installed = true
@@ -51,12 +49,12 @@ export function installWorkers(): void {
   // would run without tethered. Instances still come from the original, so `instanceof` holds.
   const Worker = function Worker(this: unknown, filename: string | URL, options?: WorkerOptions): object {
     if (new.target === undefined) throw new TypeError("Class constructor Worker cannot be invoked without 'new'")
-    const opts = workerOptions(options)
+    const payload = currentPayload()
+    const opts = workerOptions(options, payload)
     // The payload also travels as environment data, which every worker receives whatever its
     // `env` option: a SHARE_ENV worker sees the parent's process.env, where this launch's
     // scopes cannot be put. Set for this construction only: Node clones the environment data
     // synchronously inside the constructor.
-    const payload = currentPayload()
     const previous = getEnvironmentData(WORKER_PAYLOAD_KEY)
     setEnvironmentData(WORKER_PAYLOAD_KEY, payload ? JSON.stringify(payload) : undefined)
     try {

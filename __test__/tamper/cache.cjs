@@ -144,14 +144,18 @@ module.exports = {
       const asyncHooks = require('node:async_hooks')
       const seen = []
       const forged = new Set()
+      let forgedCalls = 0
+      let forgedThrew = 0
+      let initSeen = 0
       const forge = () => {
         for (const resource of seen) {
-          if (forged.has(resource)) continue
+          if (forged.has(resource) || typeof resource.oncomplete !== 'function') continue
           forged.add(resource)
+          forgedCalls++
           try {
             resource.oncomplete(0, POISON[1], [])
           } catch {
-            // not callable: nothing to forge with
+            forgedThrew++ // a throw inside an async hook would end the process
           }
         }
       }
@@ -160,7 +164,10 @@ module.exports = {
       }
       const hook = asyncHooks.createHook({
         init(_id, type, _trigger, resource) {
-          if (type === 'GETADDRINFOREQWRAP' || type === 'QUERYWRAP') seen.push(resource)
+          if (type === 'GETADDRINFOREQWRAP' || type === 'QUERYWRAP') {
+            initSeen++
+            seen.push(resource)
+          }
         },
         before: forge,
       })
@@ -170,6 +177,7 @@ module.exports = {
           const current = asyncHooks.executionAsyncResource()
           if (current && typeof current.oncomplete === 'function' && !forged.has(current)) {
             forged.add(current) // once: Node's own request calls this callback again
+            forgedCalls++
             current.oncomplete(0, POISON[1])
           }
           finish()
@@ -185,6 +193,11 @@ module.exports = {
       hook.disable()
       return {
         requestsSeen: seen.length,
+        initSeen,
+        forgedCalls,
+        forgedThrew,
+        // tethered's private request class is RecordingReq; code must only ever see Node's.
+        privateSeen: seen.filter((r) => r.constructor && r.constructor.name === 'RecordingReq').map((r) => r.constructor.name),
         asyncWrapBinding: ctx.attempt(() => process.binding('async_wrap')),
         afterPoison: await afterPoison(ctx),
       }

@@ -37,25 +37,18 @@ function addressesOf(answer: unknown): string[] {
   if (!ArrayIsArray(answer)) return out
   for (let i = 0; i < answer.length; i++) {
     const entry: unknown = answer[i]
-    if (typeof entry === 'string') ArrayPush(out, entry)
+    if (typeof entry === 'string') out[out.length] = entry
     else if (entry !== null && typeof entry === 'object') {
       const { address, type } = entry as { address?: unknown; type?: unknown }
-      if (typeof address === 'string' && (type === undefined || type === 'A' || type === 'AAAA')) ArrayPush(out, address)
+      if (typeof address === 'string' && (type === undefined || type === 'A' || type === 'AAAA')) out[out.length] = address
     }
   }
   return out
 }
 
-/** An array of strings only: what getaddrinfo and the A/AAAA queries answer. */
-function isPlainAddressList(answer: unknown): answer is string[] {
-  if (!ArrayIsArray(answer)) return false
-  for (let i = 0; i < answer.length; i++) if (typeof answer[i] !== 'string') return false
-  return true
-}
-
-/** Records the addresses of an answer for `hostname`; returns them (a copy: Node mutates some). */
+/** Records the addresses of an answer for `hostname`; returns them. */
 function recordAnswer(hostname: string, answer: unknown): readonly string[] {
-  const addresses = isPlainAddressList(answer) ? copyList(answer) : addressesOf(answer)
+  const addresses = addressesOf(answer)
   if (addresses.length > 0) {
     try {
       native.recordResolution(hostname, addresses)
@@ -66,15 +59,9 @@ function recordAnswer(hostname: string, answer: unknown): readonly string[] {
   return addresses
 }
 
-function copyList(list: readonly string[]): string[] {
-  const out: string[] = []
-  for (let i = 0; i < list.length; i++) out[i] = list[i]!
-  return out
-}
-
 type ReqClass = new () => object
 type Forward = (...answer: unknown[]) => unknown
-type RecordingReqClass = new (req: ReqWrap, forward: Forward, hostname: string) => object
+type RecordingReqClass = new (req: ReqWrap, forward: Forward, hostname: string, connect: Decided | null) => object
 
 // Captured at load: code loaded later must not be able to fake the context check below.
 const currentAsyncId = executionAsyncId
@@ -105,12 +92,12 @@ function recordingClass(Req: ReqClass | undefined): RecordingReqClass | null {
     /** The connect this lookup was made for, when that was allowed outright. */
     readonly #connect: Decided | null
     #completed = false
-    constructor(req: ReqWrap, forward: Forward, hostname: string) {
+    constructor(req: ReqWrap, forward: Forward, hostname: string, connect: Decided | null) {
       super()
       this.#req = req
       this.#forward = forward
       this.#hostname = hostname
-      this.#connect = dispatching
+      this.#connect = connect
     }
     oncomplete(err: unknown, answer: unknown): unknown {
       // Node assigns the request its async id when the binding dispatches it.
@@ -153,14 +140,14 @@ function callRecording(
   args: unknown[],
   Recording: RecordingReqClass | null,
   hostname: string,
+  connect: Decided | null = null,
 ): unknown {
   const req = args[0] as ReqWrap
   const forward = req.oncomplete
   if (typeof forward !== 'function' || Recording === null) return ReflectApply(original, self, args)
-  const copy: unknown[] = []
-  for (let i = 0; i < args.length; i++) copy[i] = args[i]
-  copy[0] = new Recording(req, forward, hostname)
-  return ReflectApply(original, self, copy)
+  // `args` is the wrapper's own rest array: the request can be swapped in place.
+  args[0] = new Recording(req, forward, hostname, connect)
+  return ReflectApply(original, self, args)
 }
 
 const RECORDED_QUERIES = new Set(['queryA', 'queryAaaa', 'queryAny'])
@@ -169,9 +156,6 @@ const RECORDED_QUERIES = new Set(['queryA', 'queryAaaa', 'queryAny'])
 function checkLookup(host: string): EgressBlocked | null {
   return takeDecidedLookup(host) ? null : check('dns', host, -1)
 }
-
-/** The hand-off of the lookup about to be dispatched, if a connect above it allowed it outright. */
-let dispatching: Decided | null = null
 
 /**
  * ChannelWrap.prototype, the c-ares queries of every dns.Resolver, dns.resolve* and dns.reverse.
@@ -226,12 +210,8 @@ function patchCares(): boolean {
         const decided = takeDecidedLookup(hostname)
         const err = decided ? null : check('dns', hostname, -1)
         if (err) return failRequest(req, err)
-        dispatching = decided !== null && decided.port >= 0 ? decided : null
-        try {
-          return callRecording(original, this, args, LookupReq, hostname)
-        } finally {
-          dispatching = null
-        }
+        // A lookup made for a connect allowed outright hands the dial off in its completion.
+        return callRecording(original, this, args, LookupReq, hostname, decided !== null && decided.port >= 0 ? decided : null)
       }
       return ReflectApply(original, this, args)
     },
@@ -272,13 +252,11 @@ function patchCallbackApi(): void {
         nextTick(callback as Callback, err)
         return {}
       }
-      const copy: unknown[] = []
-      for (let i = 0; i < args.length; i++) copy[i] = args[i]
-      copy[at] = function (this: unknown, ...answer: unknown[]) {
+      args[at] = function (this: unknown, ...answer: unknown[]) {
         if (!answer[0]) recordAnswer(hostname, ArrayIsArray(answer[1]) ? answer[1] : [answer[1]])
         return ReflectApply(callback as Callback, this, answer)
       }
-      return callWithDecidedLookup(original, this, copy, hostname)
+      return callWithDecidedLookup(original, this, args, hostname)
     },
   )
   patchMethod(api, 'lookupService', (original) =>

@@ -32,7 +32,8 @@ export interface Decided {
 
 let connect: Decided | null = null
 let lookup: Decided | null = null
-let dial: (Decided & { readonly addresses: readonly string[] }) | null = null
+let dial: Decided | null = null
+let dialAddresses: readonly string[] = []
 
 function current(slot: Decided | null, port: number): boolean {
   return slot !== null && slot.port === port && slot.policy === state.global && slot.frame === currentFrame()
@@ -49,20 +50,25 @@ export function callWithDecidedConnect(original: Fn, self: unknown, args: ArrayL
   }
 }
 
-/** True (once) when Socket#connect to `host:port` was just decided by the request that makes it. */
-export function takeDecidedConnect(host: string, port: number): boolean {
-  if (!current(connect, port) || connect!.host !== host) return false
+/**
+ * When Socket#connect to `host:port` was just decided by the request that makes it: that
+ * decision (once), else null.
+ */
+export function takeDecidedConnect(host: string, port: number): Decided | null {
+  const slot = connect
+  if (!current(slot, port) || slot!.host !== host) return null
   connect = null
-  return true
+  return slot
 }
 
 /**
  * Calls Node with a lookup of `host` already decided (allowed, or reported in log-only mode);
  * `port` >= 0 when it was allowed outright for a connect to that port.
  */
-export function callWithDecidedLookup(original: Fn, self: unknown, args: ArrayLike<unknown>, host: string, port = -1): unknown {
+export function callWithDecidedLookup(original: Fn, self: unknown, args: ArrayLike<unknown>, host: string, port = -1, decided: Decided | null = null): unknown {
   const previous = lookup
-  lookup = { host, port, frame: currentFrame(), policy: state.global }
+  // A connect handed off by its request passes that decision on (same host, port, frame, policy).
+  lookup = decided ?? { host, port, frame: currentFrame(), policy: state.global }
   try {
     return ReflectApply(original, self, args)
   } finally {
@@ -87,11 +93,14 @@ export function takeDecidedLookup(host: string): Decided | null {
  */
 export function callWithDecidedDial(forward: Fn, self: unknown, args: ArrayLike<unknown>, decided: Decided, addresses: readonly string[]): unknown {
   const previous = dial
-  dial = { host: decided.host, port: decided.port, frame: decided.frame, policy: decided.policy, addresses }
+  const previousAddresses = dialAddresses
+  dial = decided
+  dialAddresses = addresses
   try {
     return ReflectApply(forward, self, args)
   } finally {
     dial = previous
+    dialAddresses = previousAddresses
   }
 }
 
@@ -101,7 +110,7 @@ export function takeDecidedDial(address: string, port: number): boolean {
   // Not under a locked policy: time passed while the resolver ran, and the full check also
   // looks at the process-wide tamper flag another thread may have raised meanwhile.
   if (!current(slot, port) || slot!.policy?.locked !== false) return false
-  const addresses = slot!.addresses
+  const addresses = dialAddresses
   let found = false
   for (let i = 0; i < addresses.length && !found; i++) found = addresses[i] === address
   if (!found) return false

@@ -108,7 +108,8 @@ function patchSocketConnect(): void {
         return ReflectApply(original, this, [rewritten])
       }
       // The request that makes this connection may have just allowed this very host and port.
-      if (takeDecidedConnect(host, port)) return callWithDecidedLookup(original, this, args, host, port)
+      const handedOff = takeDecidedConnect(host, port)
+      if (handedOff) return callWithDecidedLookup(original, this, args, host, port, handedOff)
       const blocked = check('tcp', host, port, false)
       if (blocked) {
         const rewritten = normalizeArgs([{ ...options, lookup: failingLookup(blocked) }, normalized[1]])

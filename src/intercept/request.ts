@@ -44,7 +44,7 @@ import http from 'node:http'
 import { allowedUnobserved, check } from '../decide'
 import type { EgressBlocked } from '../egress-blocked'
 import { log } from '../logger'
-import { ObjectGetOwnPropertyDescriptor, ReflectApply, StringIndexOf, findSymbol, nextTick } from '../primordials'
+import { ArrayIsArray, ObjectGetOwnPropertyDescriptor, ReflectApply, StringIndexOf, findSymbol, nextTick } from '../primordials'
 import { currentFrame, type ScopeFrame } from '../scope-context'
 import { type GlobalOptions, state } from '../state'
 import { registerIntegrityCheck, registerPatch } from '../protect'
@@ -200,13 +200,12 @@ function forgetRefusal(): void {
   lastRefusal = null
 }
 
-function checkTarget(target: Target): EgressBlocked | null {
-  const frame = currentFrame()
+function checkTarget(target: Target, frame: ScopeFrame | undefined = currentFrame()): EgressBlocked | null {
   const last = lastRefusal
   if (last !== null && last.port === target.port && last.host === target.host && last.frame === frame && last.policy === state.global) {
     return last.error
   }
-  const blocked = check('request', target.host, target.port)
+  const blocked = check('request', target.host, target.port, true, frame)
   if (blocked) {
     if (last === null) queueMicrotaskCaptured(forgetRefusal)
     lastRefusal = { host: target.host, port: target.port, frame, policy: state.global, error: blocked }
@@ -312,13 +311,14 @@ function patchAgent(): void {
       if (req && typeof req === 'object') checkedRequests.set(req, true)
       const target = agentTarget(this, args[1], args[2])
       if (!target) return ReflectApply(original, this, args)
-      let blocked = checkTarget(target)
+      const frame = currentFrame()
+      let blocked = checkTarget(target, frame)
       // Allowed outright: the connection Node's agent opens for it, synchronously inside this
       // call, goes to the very same host and port (see handoff.ts).
       const handOff = blocked === null && allowedUnobserved()
       if (blocked === null) blocked = checkNamedTarget(target, req?.method, req?.path)
       if (blocked) return failUnsent(req, blocked)
-      if (handOff) return callWithDecidedConnect(original, this, args, target.host, target.port, currentFrame())
+      if (handOff) return callWithDecidedConnect(original, this, args, target.host, target.port, frame)
       return ReflectApply(original, this, args)
     },
   )
@@ -468,10 +468,14 @@ function onUndiciRequest(message: unknown): void {
 const HTTP_CREATED = 'http.client.request.created'
 const UNDICI_CREATE = 'undici:request:create'
 
-/** Is `fn` still subscribed to `name`? (Node keeps subscribers in `_subscribers`.) */
-function stillSubscribed(name: string, fn: unknown): boolean {
-  const subscribers = (dc.channel(name) as unknown as { _subscribers?: unknown })._subscribers
-  if (!Array.isArray(subscribers)) return true // layout unknown on this version: nothing to verify
+/**
+ * Is `fn` still subscribed to `channel`? (Node keeps subscribers in `_subscribers`.) The channel
+ * objects are the ones tethered subscribed on, held from then on: a replaced `dc.channel` cannot
+ * hand this check another one.
+ */
+function stillSubscribed(channel: object, fn: unknown): boolean {
+  const subscribers = (channel as { _subscribers?: unknown })._subscribers
+  if (!ArrayIsArray(subscribers)) return true // layout unknown on this version: nothing to verify
   for (let i = 0; i < subscribers.length; i++) if (subscribers[i] === fn) return true
   return false
 }
@@ -480,8 +484,10 @@ export function installRequestShims(): void {
   patchAgent()
   dc.subscribe(HTTP_CREATED, onRequestCreated)
   dc.subscribe(UNDICI_CREATE, onUndiciRequest)
+  const created = dc.channel(HTTP_CREATED)
+  const undiciCreate = dc.channel(UNDICI_CREATE)
   // Locked mode: publishing must stay Node's, and our subscribers must stay subscribed.
-  const active = Object.getPrototypeOf(dc.channel(UNDICI_CREATE)) as Record<string, unknown>
+  const active = Object.getPrototypeOf(undiciCreate) as Record<string, unknown>
   if (typeof active.publish === 'function') registerPatch(active, 'publish', active.publish)
-  registerIntegrityCheck(() => stillSubscribed(HTTP_CREATED, onRequestCreated) && stillSubscribed(UNDICI_CREATE, onUndiciRequest))
+  registerIntegrityCheck(() => stillSubscribed(created, onRequestCreated) && stillSubscribed(undiciCreate, onUndiciRequest))
 }
